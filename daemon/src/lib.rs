@@ -1,0 +1,4 @@
+//! margay-daemon: the node agent `margay-node` and the configuration CLI `margayctl`.
+//!
+//! Modules are added by the issues that build them: datastore resources and watches, the
+//! route decision, the FIB writer, the local API.

@@ -1,0 +1,2 @@
+//! margay-ipam: Pod address management — pools, per-node blocks with affinity, per-Pod
+//! addresses by handle — over a `Store` trait with an etcd and an in-memory implementation.
