@@ -2,3 +2,4 @@
 //!
 //! Modules are added by the issues that build them: datastore resources and watches, the
 //! route decision, the FIB writer, the local API.
+pub mod routing;
