@@ -4,3 +4,5 @@
 //! the pure wire codec (RFC 4271, 4760, 5492, 6793, 7606, ...), the pure session FSM
 //! (RFC 4271 §8), the tokio TCP session driver, and later the RIB and the speaker API.
 //! This crate knows nothing of etcd, netlink or Kubernetes.
+
+pub mod transport;
