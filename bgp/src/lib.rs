@@ -1,8 +1,9 @@
 //! margay-bgp: margay's own BGP speaker.
 //!
-//! Layers, from the wire up (each a module of its own, see `docs/bgp.md`):
-//! the pure wire codec (RFC 4271, 4760, 5492, 6793, 7606, ...), the pure session FSM
-//! (RFC 4271 §8), the tokio TCP session driver, and later the RIB and the speaker API.
-//! This crate knows nothing of etcd, netlink or Kubernetes.
+//! Layers, from the wire up (each a module of its own, see `docs/bgp-codec.md`):
+//! the pure wire codec ([`wire`]: RFC 4271, 4760, 5492, 6793, 7606, ...), the session
+//! FSM (RFC 4271 §8), the tokio TCP transport ([`transport`]), and later the RIB and
+//! the speaker API. This crate knows nothing of etcd, netlink or Kubernetes.
 
 pub mod transport;
+pub mod wire;
