@@ -2,5 +2,6 @@
 //!
 //! Modules are added by the issues that build them: datastore resources and watches, the
 //! route decision, the FIB writer, the local API.
+pub mod config;
 pub mod routing;
 pub mod underlay;

@@ -31,8 +31,13 @@ const VIRTUAL_INTERFACES: &str = r"^(lo|docker.*|cbr.*|dummy.*|virbr.*|lxcbr.*|l
 pub enum DetectionMethod {
     /// The first address on a non-virtual interface.
     FirstFound,
-    /// The first address on an interface whose name matches.
-    Interface(Regex),
+    /// The first address on an interface whose whole name matches `pattern`.
+    Interface {
+        /// The pattern as given.
+        pattern: String,
+        /// The pattern anchored at both ends.
+        regex: Regex,
+    },
     /// The first address inside the CIDR.
     Cidr(IpNetwork),
     /// The source address of the route to this destination.
@@ -43,7 +48,7 @@ impl fmt::Display for DetectionMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DetectionMethod::FirstFound => write!(f, "first-found"),
-            DetectionMethod::Interface(re) => write!(f, "interface={}", re.as_str()),
+            DetectionMethod::Interface { pattern, .. } => write!(f, "interface={pattern}"),
             DetectionMethod::Cidr(cidr) => write!(f, "cidr={cidr}"),
             DetectionMethod::CanReach(ip) => write!(f, "can-reach={ip}"),
         }
@@ -53,6 +58,12 @@ impl fmt::Display for DetectionMethod {
 impl PartialEq for DetectionMethod {
     fn eq(&self, other: &Self) -> bool {
         self.to_string() == other.to_string()
+    }
+}
+
+impl serde::Serialize for DetectionMethod {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -66,8 +77,11 @@ impl FromStr for DetectionMethod {
         };
         match s.split_once('=') {
             None if s == "first-found" => Ok(DetectionMethod::FirstFound),
-            Some(("interface", re)) => Regex::new(&format!("^(?:{re})$"))
-                .map(DetectionMethod::Interface)
+            Some(("interface", pattern)) => Regex::new(&format!("^(?:{pattern})$"))
+                .map(|regex| DetectionMethod::Interface {
+                    pattern: pattern.to_owned(),
+                    regex,
+                })
                 .map_err(|e| bad(format!("not a regular expression: {e}"))),
             Some(("cidr", cidr)) => cidr
                 .parse()
@@ -191,7 +205,7 @@ pub fn choose(
     let usable = |a: &&InterfaceAddress| a.global && family.matches(a.address.ip());
     let picked = addrs.iter().filter(usable).find(|a| match method {
         DetectionMethod::FirstFound => !virtual_interfaces.is_match(&a.interface),
-        DetectionMethod::Interface(re) => re.is_match(&a.interface),
+        DetectionMethod::Interface { regex, .. } => regex.is_match(&a.interface),
         DetectionMethod::Cidr(cidr) => cidr.contains(a.address.ip()),
         DetectionMethod::CanReach(_) => Some(a.address.ip()) == route_source,
     });
