@@ -25,8 +25,11 @@ fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => println!("margayctl {}", env!("CARGO_PKG_VERSION")),
-        Command::Completion { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "margayctl", &mut std::io::stdout())
-        }
+        Command::Completion { shell } => clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "margayctl",
+            &mut std::io::stdout(),
+        ),
     }
 }
