@@ -5,3 +5,4 @@
 pub mod config;
 pub mod routing;
 pub mod underlay;
+pub mod fib;
