@@ -5,5 +5,6 @@
 //! FSM (RFC 4271 §8), the tokio TCP transport ([`transport`]), and later the RIB and
 //! the speaker API. This crate knows nothing of etcd, netlink or Kubernetes.
 
+pub mod session;
 pub mod transport;
 pub mod wire;
