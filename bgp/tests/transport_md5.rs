@@ -3,7 +3,6 @@
 //! kernel counts `TcpExtTCPMD5Failure`. Both directions: we connect to BIRD, and BIRD and FRR
 //! connect to our listener.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -23,16 +22,6 @@ fn pair(tag: &str) -> (Netns, Netns) {
     us.addr_add("eth0", &format!("{US}/24"));
     peer.addr_add("eth0", &format!("{PEER}/24"));
     (us, peer)
-}
-
-fn block_on_in<R: Send>(ns: &Netns, fut: impl Future<Output = R> + Send) -> R {
-    ns.run_in(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-            .block_on(fut)
-    })
 }
 
 fn opts(key: &str) -> PeerTransport {
@@ -84,7 +73,7 @@ fn md5_connect_to_bird_right_key_gets_open_wrong_key_never_connects() {
     let _bird = bird_peer(&peer, &dir, "right-key", true);
     let target = SocketAddr::new(PEER.parse().unwrap(), transport::BGP_PORT);
 
-    let msg_type = block_on_in(&us, async {
+    let msg_type = us.block_on(async {
         let opts = opts("right-key");
         let connect = transport::connect(target, &opts);
         let mut stream = tokio::time::timeout(DEADLINE, connect)
@@ -96,7 +85,7 @@ fn md5_connect_to_bird_right_key_gets_open_wrong_key_never_connects() {
     assert_eq!(msg_type, 1, "BIRD's first message is an OPEN");
 
     let failures_before = md5_failures(&peer);
-    block_on_in(&us, async {
+    us.block_on(async {
         let opts = opts("wrong-key");
         let connect = transport::connect(target, &opts);
         // The SYN is dropped by BIRD's kernel: the connect never completes.
@@ -117,7 +106,7 @@ fn md5_connect_to_bird_right_key_gets_open_wrong_key_never_connects() {
 }
 
 fn accept_open_from(us: &Netns, peer: IpAddr, key: &str) -> u8 {
-    block_on_in(us, async {
+    us.block_on(async {
         let listener = Listener::bind(SocketAddr::new(US.parse().unwrap(), transport::BGP_PORT))
             .expect("binding the BGP port in our namespace");
         listener.allow_peer(peer, opts(key)).unwrap();
@@ -132,7 +121,7 @@ fn accept_open_from(us: &Netns, peer: IpAddr, key: &str) -> u8 {
 
 fn listener_with_wrong_key_counts_failures(us: &Netns, peer: IpAddr) {
     let failures_before = md5_failures(us);
-    block_on_in(us, async {
+    us.block_on(async {
         let listener = Listener::bind(SocketAddr::new(US.parse().unwrap(), transport::BGP_PORT))
             .expect("binding the BGP port in our namespace");
         listener.allow_peer(peer, opts("wrong-key")).unwrap();

@@ -1,24 +1,12 @@
 //! Underlay detection against the real kernel, in a namespace: each method finds the uplink
 //! address with its prefix length; a host address is refused by name.
 
-use std::future::Future;
-
 use margay_daemon::underlay::{DetectionMethod, Family, UnderlayError, netlink::detect};
 use margay_tests::{Lan, Netns};
 
-fn block_on_in<R: Send>(ns: &Netns, fut: impl Future<Output = R> + Send) -> R {
-    ns.run_in(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-            .block_on(fut)
-    })
-}
-
 fn detect_in(ns: &Netns, method: &str, family: Family) -> Result<String, UnderlayError> {
     let method: DetectionMethod = method.parse().unwrap();
-    block_on_in(ns, async move {
+    ns.block_on(async move {
         detect(&method, family)
             .await
             .map(|u| format!("{} {}", u.interface, u.address))

@@ -146,6 +146,24 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// Runs `future` to completion on a single-threaded tokio runtime inside this namespace
+    /// (netlink sockets, BGP sessions and listeners opened by it live in the namespace).
+    pub fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        self.run_in(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("building a tokio runtime")
+                .block_on(future)
+        })
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         destroy(&self.name);

@@ -8,7 +8,9 @@
 //!   only from a configured peer");
 //! - TCP MD5 signatures per peer on both connecting and listening sockets (RFC 2385);
 //! - the Generalized TTL Security Mechanism (RFC 5082) as an option: send with TTL 255, accept
-//!   only TTL ≥ 256 − hops;
+//!   only TTL ≥ 256 − hops. One listening socket serves peers with different settings: it
+//!   checks the lowest minimum any configured peer needs, and each accepted connection then
+//!   checks its own peer's (see [`Listener::allow_peer`]);
 //! - IPv4 and IPv6.
 
 mod sockopt;
@@ -99,7 +101,7 @@ fn apply_stream_options<S: AsFd>(socket: &S, peer: IpAddr, opts: &PeerTransport)
         sockopt::set_md5_key(fd, peer, Some(key.bytes()))?;
     }
     if let Some(gtsm) = opts.ttl_security {
-        sockopt::set_ttl(fd, peer.is_ipv6(), 255)?;
+        sockopt::set_ttl(fd, peer.is_ipv6(), Some(255))?;
         sockopt::set_min_ttl(fd, peer.is_ipv6(), gtsm.min_ttl())?;
     }
     Ok(())
@@ -164,7 +166,29 @@ impl Listener {
             None => {}
         }
         self.lock_peers().insert(peer, opts);
-        Ok(())
+        self.apply_listener_ttl()
+    }
+
+    /// The listening socket's GTSM settings: segments that arrive before `accept` (the
+    /// handshake, and data queued behind it) are checked against the listener's minimum TTL,
+    /// so it is the lowest any configured peer needs (0 while some peer has no GTSM); each
+    /// accepted connection then gets its own peer's minimum. Our SYN-ACK leaves with TTL 255
+    /// as soon as one peer uses GTSM (RFC 5082 §3).
+    fn apply_listener_ttl(&self) -> io::Result<()> {
+        let (any_gtsm, min_ttl) = {
+            let peers = self.lock_peers();
+            let mins = peers
+                .values()
+                .map(|o| o.ttl_security.map_or(0, TtlSecurity::min_ttl));
+            (
+                peers.values().any(|o| o.ttl_security.is_some()),
+                mins.min().unwrap_or(0),
+            )
+        };
+        let fd = self.listener.as_fd();
+        let ipv6 = self.listener.local_addr()?.is_ipv6();
+        sockopt::set_ttl(fd, ipv6, any_gtsm.then_some(255))?;
+        sockopt::set_min_ttl(fd, ipv6, min_ttl)
     }
 
     /// Stops accepting `peer` and removes its MD5 key.
@@ -174,7 +198,7 @@ impl Listener {
         {
             sockopt::set_md5_key(self.listener.as_fd(), peer, None)?;
         }
-        Ok(())
+        self.apply_listener_ttl()
     }
 
     fn lock_peers(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, PeerTransport>> {
@@ -193,7 +217,7 @@ impl Listener {
                 Some(opts) => {
                     if let Some(gtsm) = opts.ttl_security {
                         let fd = stream.as_fd();
-                        sockopt::set_ttl(fd, remote.is_ipv6(), 255)?;
+                        sockopt::set_ttl(fd, remote.is_ipv6(), Some(255))?;
                         sockopt::set_min_ttl(fd, remote.is_ipv6(), gtsm.min_ttl())?;
                     }
                     stream.set_nodelay(true)?;

@@ -95,9 +95,10 @@ pub fn set_md5_key(fd: BorrowedFd<'_>, peer: IpAddr, key: Option<&[u8]>) -> io::
     setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_MD5SIG, &sig)
 }
 
-/// Sets the TTL (IPv4) or hop limit (IPv6) of outgoing packets.
-pub fn set_ttl(fd: BorrowedFd<'_>, ipv6: bool, ttl: u8) -> io::Result<()> {
-    let value = libc::c_int::from(ttl);
+/// Sets the TTL (IPv4) or hop limit (IPv6) of outgoing packets; `None` returns to the
+/// system default (the value −1 of ip(7) and ipv6(7)).
+pub fn set_ttl(fd: BorrowedFd<'_>, ipv6: bool, ttl: Option<u8>) -> io::Result<()> {
+    let value = ttl.map_or(-1, libc::c_int::from);
     if ipv6 {
         setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, &value)
     } else {
