@@ -63,6 +63,7 @@ pub struct Vtep {
     handle: Handle,
     config: VtepConfig,
     uplink: u32,
+    uplink_name: String,
     mtu: u32,
     ifindex: u32,
 }
@@ -73,12 +74,13 @@ impl Vtep {
         handle: Handle,
         config: VtepConfig,
     ) -> Result<(Vtep, DeviceAction), VtepError> {
-        let (uplink, uplink_mtu) = find_uplink(&handle, &config).await?;
+        let (uplink, uplink_name, uplink_mtu) = find_uplink(&handle, &config).await?;
         let mtu = vtep_mtu(uplink_mtu, config.local, config.mtu)?;
         let mut vtep = Vtep {
             handle,
             config,
             uplink,
+            uplink_name,
             mtu,
             ifindex: 0,
         };
@@ -269,11 +271,7 @@ impl Vtep {
         if !self.config.local.is_ipv4() {
             return Ok(());
         }
-        let uplink_name = self.config.uplink.clone();
-        for dev in [Some(self.config.name.clone()), uplink_name]
-            .into_iter()
-            .flatten()
-        {
+        for dev in [&self.config.name, &self.uplink_name] {
             let path = std::path::PathBuf::from(format!("/proc/sys/net/ipv4/conf/{dev}/rp_filter"));
             if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "2") {
                 continue;
@@ -475,8 +473,11 @@ fn entry_message(
     msg
 }
 
-/// The uplink's index and MTU: the configured interface, or the one holding `local`.
-async fn find_uplink(handle: &Handle, config: &VtepConfig) -> Result<(u32, u32), VtepError> {
+/// The uplink's index, name and MTU: the configured interface, or the one holding `local`.
+async fn find_uplink(
+    handle: &Handle,
+    config: &VtepConfig,
+) -> Result<(u32, String, u32), VtepError> {
     let link = match &config.uplink {
         Some(name) => {
             let found = handle
@@ -526,5 +527,13 @@ async fn find_uplink(handle: &Handle, config: &VtepConfig) -> Result<(u32, u32),
         LinkAttribute::Mtu(m) => Some(*m),
         _ => None,
     });
-    Ok((index, mtu.ok_or(VtepError::UplinkMtuUnknown(index))?))
+    let name = link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.clone()),
+        _ => None,
+    });
+    Ok((
+        index,
+        name.unwrap_or_default(),
+        mtu.ok_or(VtepError::UplinkMtuUnknown(index))?,
+    ))
 }

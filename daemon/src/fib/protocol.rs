@@ -2,6 +2,7 @@
 //! works (iproute2 reads every `*.conf` in `/etc/iproute2/rt_protos.d/`).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::FibError;
 
@@ -31,7 +32,13 @@ pub fn register_protocol(dir: &Path, number: u8) -> Result<bool, FibError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(".{PROTOCOL_NAME}.conf.{}.tmp", std::process::id()));
+    // Unique per writer, so concurrent registrations in one process never share a file.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        ".{PROTOCOL_NAME}.conf.{}.{n}.tmp",
+        std::process::id()
+    ));
     std::fs::write(&tmp, &content).map_err(err)?;
     std::fs::rename(&tmp, &path).map_err(err)?;
     Ok(true)

@@ -12,11 +12,14 @@
 //! Pure: no sockets, no clock. The node agent feeds it the datastore's view and the speaker's
 //! Loc-RIB, and hands the result to [`crate::fib`] (routes) and `margay_vxlan` (VTEP peers).
 //! Every route and every block left without one carries a [`Reason`] that `margayctl` shows.
+//! [`Dataplane`] is the I/O edge that applies a decision (VTEP entries, then routes).
 
+mod dataplane;
 mod decide;
 mod input;
 mod output;
 
+pub use dataplane::{Dataplane, DataplaneError, DataplaneReport};
 pub use decide::decide;
 pub use input::{
     BgpPath, DecisionInput, Encapsulation, EncapsulationParseError, LocalNode, Pool, RemoteNode,
