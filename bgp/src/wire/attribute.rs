@@ -311,7 +311,7 @@ impl Attribute {
             | Attribute::LocalPref(_)
             | Attribute::OriginatorId(_) => 4,
             Attribute::AtomicAggregate => 0,
-            Attribute::Aggregator(_) => 2 + as_width,
+            Attribute::Aggregator(_) => as_width + 4,
             Attribute::Communities(c) => 4 * c.len(),
             Attribute::ClusterList(c) => 4 * c.len(),
             Attribute::MpReachNlri(r) => {
