@@ -6,6 +6,8 @@
 //! the speaker API. This crate knows nothing of etcd, netlink or Kubernetes.
 
 pub mod fsm;
+pub mod policy;
+pub mod rib;
 pub mod session;
 pub mod transport;
 pub mod wire;

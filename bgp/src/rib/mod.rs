@@ -1,0 +1,482 @@
+//! The routing information bases of RFC 4271 §3.2 and the decision process of §9.1, pure and
+//! sans-IO: the session driver feeds it decoded UPDATEs and session events, and takes out
+//! UPDATEs to send per peer and Loc-RIB changes for the node agent.
+//!
+//! ```text
+//!  peer UPDATE ──► Adj-RIB-In (per peer, pre-policy) ──► loop checks + import policy
+//!                                                             │ usable paths
+//!  originate() ──────────────────────────────────────────────►▼
+//!                         Loc-RIB: every path per prefix, ranked (decision.rs), ECMP set
+//!                             │ change log (prefixes)
+//!            ┌────────────────┴─────────────────┐
+//!            ▼                                  ▼
+//!   drain_changes(): LocRibChange        poll_updates(peer): advertisement rules
+//!   (best, multipath, every path)        (export.rs) + export policy → Adj-RIB-Out
+//!                                        → packed UPDATEs (pack.rs), End-of-RIB
+//! ```
+//!
+//! | file | owns |
+//! |---|---|
+//! | `attrs.rs`, `intern.rs` | normalised route attributes, hash-consed (one `Arc` per distinct set) |
+//! | `prefix.rs`, `hasher.rs` | per-family glue, the prefix-table hasher |
+//! | `table.rs` | Adj-RIB-In / Loc-RIB / Adj-RIB-Out storage and the change log |
+//! | `decision.rs` | RFC 4271 §9.1.2 ranking and the multipath set |
+//! | `ingest.rs` | UPDATE → Adj-RIB-In → Loc-RIB, loop detection, import policy, max-prefix |
+//! | `export.rs`, `pack.rs`, `output.rs` | advertisement rules, UPDATE packing, per-peer output, route refresh, subscriber |
+//!
+//! Not here (see `docs/bgp-rib.md`): ADD-PATH (RFC 7911) paths, graceful restart stale
+//! marking, IGP cost (§9.1.2.2 e), confederations.
+
+mod attrs;
+mod decision;
+mod export;
+mod hasher;
+mod ingest;
+mod intern;
+mod output;
+mod pack;
+mod peer;
+mod prefix;
+mod table;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use crate::policy::Policy;
+use crate::wire::{AfiSafi, FamilySet, Ipv4Prefix, Ipv6Prefix, PeerType};
+
+pub use attrs::{DEFAULT_LOCAL_PREF, OpaqueAttribute, RouteAttrs};
+pub use decision::{DecisionConfig, PathSource, Ranking, SourceKind, rank};
+pub use hasher::{PrefixHashBuilder, PrefixHasher};
+pub use ingest::IngestReport;
+pub use intern::AttrTable;
+pub use output::{LocRibChange, RouteView};
+pub use peer::{NextHopMode, PeerConfig, PeerId, PeerUp};
+pub use prefix::{Prefix, RibPrefix};
+
+use peer::{Peer, Session};
+use table::{FamilyTable, Path};
+
+/// Speaker-wide RIB settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RibConfig {
+    pub local_asn: u32,
+    /// Our BGP Identifier.
+    pub router_id: Ipv4Addr,
+    /// Route-reflector cluster id (RFC 4456 §7); the router id when reflecting without one.
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Largest ECMP set; 1 for a single best path.
+    pub max_paths: usize,
+    /// Compare MED across neighbour ASes (RFC 4271 §9.1.2.2 c leaves it to configuration).
+    pub always_compare_med: bool,
+}
+
+impl RibConfig {
+    /// Single best path, MED compared within a neighbour AS, no explicit cluster id.
+    pub fn new(local_asn: u32, router_id: Ipv4Addr) -> Self {
+        RibConfig {
+            local_asn,
+            router_id,
+            cluster_id: None,
+            max_paths: 1,
+            always_compare_med: false,
+        }
+    }
+}
+
+/// A RIB operation that cannot be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RibError {
+    #[error("max_paths must be at least 1, got {0}")]
+    MaxPaths(usize),
+    #[error("no peer {0} in the RIB")]
+    UnknownPeer(PeerId),
+    #[error("a peer with address {0} is already configured")]
+    DuplicatePeer(IpAddr),
+    #[error("too many peers: the RIB holds at most {max}")]
+    TooManyPeers { max: usize },
+    #[error("{peer} ({address}) is not established")]
+    PeerNotUp { peer: PeerId, address: IpAddr },
+    #[error("{peer} ({address}) is already established")]
+    PeerAlreadyUp { peer: PeerId, address: IpAddr },
+    #[error(
+        "UPDATE from {peer} carries ADD-PATH path identifiers (RFC 7911), which the RIB does not store; do not negotiate ADD-PATH receive"
+    )]
+    AddPathNotSupported { peer: PeerId },
+}
+
+/// The configured peers, indexed by [`PeerId`] (slot 0 is [`PeerId::LOCAL`]).
+#[derive(Debug, Default)]
+pub(crate) struct Peers {
+    slots: Vec<Option<Peer>>,
+    clients: usize,
+}
+
+impl Peers {
+    pub fn get(&self, id: PeerId) -> Option<&Peer> {
+        self.slots.get(id.index())?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        self.slots.get_mut(id.index())?.as_mut()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (PeerId, &Peer)> {
+        self.slots.iter().enumerate().filter_map(|(i, p)| {
+            let id = PeerId(u16::try_from(i).ok()?);
+            Some((id, p.as_ref()?))
+        })
+    }
+}
+
+/// What ranking and the advertisement rules read: configuration and peers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Env<'a> {
+    pub config: &'a RibConfig,
+    pub peers: &'a Peers,
+}
+
+impl Env<'_> {
+    /// Our cluster id if we reflect (an explicit id, or any client configured).
+    pub fn cluster_id(&self) -> Option<Ipv4Addr> {
+        self.config
+            .cluster_id
+            .or((self.peers.clients > 0).then_some(self.config.router_id))
+    }
+
+    fn source(&self, id: PeerId) -> PathSource {
+        match self.peers.get(id) {
+            Some(peer) => PathSource {
+                peer: id,
+                kind: match peer.kind {
+                    PeerType::External => SourceKind::External,
+                    PeerType::Internal => SourceKind::Internal,
+                },
+                router_id: peer
+                    .session
+                    .as_ref()
+                    .map_or(Ipv4Addr::UNSPECIFIED, |s| s.router_id),
+                address: peer.config.address,
+            },
+            None => PathSource {
+                peer: id,
+                kind: SourceKind::Local,
+                router_id: self.config.router_id,
+                address: IpAddr::V4(self.config.router_id),
+            },
+        }
+    }
+
+    pub fn rank(&self, paths: &[Path]) -> Ranking {
+        let candidates: Vec<(PathSource, &RouteAttrs)> = paths
+            .iter()
+            .map(|p| (self.source(p.peer), &*p.attrs))
+            .collect();
+        decision::rank(
+            &candidates,
+            &DecisionConfig {
+                local_asn: self.config.local_asn,
+                always_compare_med: self.config.always_compare_med,
+                max_paths: self.config.max_paths,
+            },
+        )
+    }
+}
+
+/// The RIB of one speaker: both unicast families.
+#[derive(Debug)]
+pub struct Rib {
+    pub(crate) config: RibConfig,
+    pub(crate) peers: Peers,
+    pub(crate) interned: AttrTable,
+    pub(crate) v4: FamilyTable<Ipv4Prefix>,
+    pub(crate) v6: FamilyTable<Ipv6Prefix>,
+}
+
+impl Rib {
+    pub fn new(config: RibConfig) -> Result<Rib, RibError> {
+        if config.max_paths == 0 {
+            return Err(RibError::MaxPaths(0));
+        }
+        Ok(Rib {
+            config,
+            peers: Peers {
+                slots: vec![None],
+                clients: 0,
+            },
+            interned: AttrTable::default(),
+            v4: FamilyTable::new(),
+            v6: FamilyTable::new(),
+        })
+    }
+
+    pub fn config(&self) -> &RibConfig {
+        &self.config
+    }
+
+    /// Adds a peer (down until [`Rib::peer_up`]). iBGP when its AS is ours.
+    pub fn add_peer(&mut self, config: PeerConfig) -> Result<PeerId, RibError> {
+        if self
+            .peers
+            .iter()
+            .any(|(_, p)| p.config.address == config.address)
+        {
+            return Err(RibError::DuplicatePeer(config.address));
+        }
+        let slot = match self.peers.slots.iter().skip(1).position(Option::is_none) {
+            Some(i) => i + 1,
+            None => self.peers.slots.len(),
+        };
+        let max = usize::from(u16::MAX);
+        let id = PeerId(u16::try_from(slot).map_err(|_| RibError::TooManyPeers { max })?);
+        let kind = if config.remote_asn == self.config.local_asn {
+            PeerType::Internal
+        } else {
+            PeerType::External
+        };
+        let clients_before = self.peers.clients;
+        if config.route_reflector_client && kind == PeerType::Internal {
+            self.peers.clients += 1;
+        }
+        let peer = Peer {
+            config,
+            kind,
+            session: None,
+        };
+        if slot == self.peers.slots.len() {
+            self.peers.slots.push(Some(peer));
+        } else {
+            self.peers.slots[slot] = Some(peer);
+        }
+        self.v4.ensure_peer(id);
+        self.v6.ensure_peer(id);
+        self.reflection_changed(clients_before);
+        Ok(id)
+    }
+
+    /// Removes a peer, purging its routes first if it is up.
+    pub fn remove_peer(&mut self, id: PeerId) -> Result<PeerConfig, RibError> {
+        let peer = self.peers.get(id).ok_or(RibError::UnknownPeer(id))?;
+        if peer.is_up() {
+            self.peer_down(id)?;
+        }
+        let clients_before = self.peers.clients;
+        let peer = self.peers.slots[id.index()]
+            .take()
+            .ok_or(RibError::UnknownPeer(id))?;
+        if peer.config.route_reflector_client && peer.kind == PeerType::Internal {
+            self.peers.clients -= 1;
+        }
+        self.reflection_changed(clients_before);
+        Ok(peer.config)
+    }
+
+    /// Whether we reflect changed with the client count: every established peer's export
+    /// is re-evaluated.
+    fn reflection_changed(&mut self, clients_before: usize) {
+        if (clients_before == 0) != (self.peers.clients == 0) && self.config.cluster_id.is_none() {
+            self.refresh_all_exports();
+        }
+    }
+
+    fn refresh_all_exports(&mut self) {
+        let up: Vec<(PeerId, FamilySet)> = self
+            .peers
+            .iter()
+            .filter_map(|(id, p)| Some((id, p.session.as_ref()?.families)))
+            .collect();
+        for (id, families) in up {
+            self.restart_export(id, families, false);
+        }
+    }
+
+    fn restart_export(&mut self, id: PeerId, families: FamilySet, end_of_rib: bool) {
+        if families.contains(AfiSafi::IPV4_UNICAST) {
+            self.v4.start_full_export(id, end_of_rib);
+        }
+        if families.contains(AfiSafi::IPV6_UNICAST) {
+            self.v6.start_full_export(id, end_of_rib);
+        }
+    }
+
+    fn peer(&self, id: PeerId) -> Result<&Peer, RibError> {
+        self.peers.get(id).ok_or(RibError::UnknownPeer(id))
+    }
+
+    /// The peer's session, or the error saying it is down.
+    fn session(&self, id: PeerId) -> Result<&Session, RibError> {
+        let peer = self.peer(id)?;
+        peer.session.as_ref().ok_or(RibError::PeerNotUp {
+            peer: id,
+            address: peer.config.address,
+        })
+    }
+
+    pub fn peer_config(&self, id: PeerId) -> Result<&PeerConfig, RibError> {
+        Ok(&self.peer(id)?.config)
+    }
+
+    /// Replaces a peer's policies without a session reset: import policy is re-run over its
+    /// Adj-RIB-In (kept pre-policy for this), and the whole Loc-RIB is re-evaluated for
+    /// export to it.
+    pub fn set_policies(
+        &mut self,
+        id: PeerId,
+        import: Policy,
+        export: Policy,
+    ) -> Result<(), RibError> {
+        let peer = self.peers.get_mut(id).ok_or(RibError::UnknownPeer(id))?;
+        peer.config.import = import;
+        peer.config.export = export;
+        if let Some(families) = peer.session.as_ref().map(|s| s.families) {
+            self.reimport(id);
+            self.restart_export(id, families, false);
+        }
+        Ok(())
+    }
+
+    /// A session reached Established: its export starts with the whole Loc-RIB, then
+    /// End-of-RIB per family (RFC 4724 §4).
+    pub fn peer_up(&mut self, id: PeerId, up: PeerUp) -> Result<(), RibError> {
+        let peer = self.peers.get_mut(id).ok_or(RibError::UnknownPeer(id))?;
+        if peer.is_up() {
+            return Err(RibError::PeerAlreadyUp {
+                peer: id,
+                address: peer.config.address,
+            });
+        }
+        let mut families = FamilySet::EMPTY;
+        up.families.iter().for_each(|f| families.insert(*f));
+        peer.session = Some(Session {
+            router_id: up.router_id,
+            local_address: up.local_address,
+            context: up.context,
+            families,
+            warned: FamilySet::EMPTY,
+        });
+        self.restart_export(id, families, true);
+        Ok(())
+    }
+
+    /// A session left Established: every route learned from it is withdrawn from the
+    /// Loc-RIB and its Adj-RIB-Out is forgotten (RFC 4271 §9: "the routes ... are removed").
+    pub fn peer_down(&mut self, id: PeerId) -> Result<(), RibError> {
+        self.session(id)?;
+        let Rib {
+            config,
+            peers,
+            v4,
+            v6,
+            ..
+        } = self;
+        let env = Env { config, peers };
+        ingest::purge(v4, &env, id);
+        ingest::purge(v6, &env, id);
+        v4.stop_export(id);
+        v6.stop_export(id);
+        if let Some(peer) = self.peers.get_mut(id) {
+            peer.session = None;
+        }
+        self.v4.compact_log();
+        self.v6.compact_log();
+        self.interned.sweep();
+        Ok(())
+    }
+
+    /// Originates `prefix` from this node with `attrs` (next hop `None`: ours towards each
+    /// peer), replacing an earlier origination of it.
+    pub fn originate(&mut self, prefix: Prefix, attrs: RouteAttrs) {
+        let attrs = self.interned.intern(attrs);
+        let Rib {
+            config,
+            peers,
+            v4,
+            v6,
+            ..
+        } = self;
+        let env = Env { config, peers };
+        match prefix {
+            Prefix::V4(p) => ingest::originate(v4, &env, p, attrs),
+            Prefix::V6(p) => ingest::originate(v6, &env, p, attrs),
+        }
+    }
+
+    /// Withdraws a locally originated prefix; false if it was not originated.
+    pub fn withdraw_local(&mut self, prefix: Prefix) -> bool {
+        let Rib {
+            config,
+            peers,
+            v4,
+            v6,
+            ..
+        } = self;
+        let env = Env { config, peers };
+        match prefix {
+            Prefix::V4(p) => ingest::withdraw_local(v4, &env, p),
+            Prefix::V6(p) => ingest::withdraw_local(v6, &env, p),
+        }
+    }
+
+    /// Distinct interned attribute sets.
+    pub fn attribute_sets(&self) -> usize {
+        self.interned.len()
+    }
+
+    /// Prefixes in the Loc-RIB of `family`.
+    pub fn loc_rib_len(&self, family: AfiSafi) -> usize {
+        match family {
+            AfiSafi::IPV4_UNICAST => self.v4.loc.len(),
+            AfiSafi::IPV6_UNICAST => self.v6.loc.len(),
+            _ => 0,
+        }
+    }
+
+    /// Routes in `peer`'s Adj-RIB-In for `family` (pre-policy).
+    pub fn adj_rib_in_len(&self, id: PeerId, family: AfiSafi) -> Result<usize, RibError> {
+        self.peer(id)?;
+        Ok(match family {
+            AfiSafi::IPV4_UNICAST => self.v4.adj_in[id.index()].len(),
+            AfiSafi::IPV6_UNICAST => self.v6.adj_in[id.index()].len(),
+            _ => 0,
+        })
+    }
+
+    /// Routes in `peer`'s Adj-RIB-Out for `family`.
+    pub fn adj_rib_out_len(&self, id: PeerId, family: AfiSafi) -> Result<usize, RibError> {
+        self.peer(id)?;
+        Ok(match family {
+            AfiSafi::IPV4_UNICAST => self.v4.exports[id.index()].adj_out.len(),
+            AfiSafi::IPV6_UNICAST => self.v6.exports[id.index()].adj_out.len(),
+            _ => 0,
+        })
+    }
+
+    /// The route `peer` sent for `prefix`, as received (pre-policy).
+    pub fn adj_rib_in(
+        &self,
+        id: PeerId,
+        prefix: Prefix,
+    ) -> Result<Option<Arc<RouteAttrs>>, RibError> {
+        self.peer(id)?;
+        Ok(match prefix {
+            Prefix::V4(p) => self.v4.adj_in[id.index()].get(&p).cloned(),
+            Prefix::V6(p) => self.v6.adj_in[id.index()].get(&p).cloned(),
+        })
+    }
+
+    /// What `peer` was last sent for `prefix`.
+    pub fn adj_rib_out(
+        &self,
+        id: PeerId,
+        prefix: Prefix,
+    ) -> Result<Option<Arc<RouteAttrs>>, RibError> {
+        self.peer(id)?;
+        Ok(match prefix {
+            Prefix::V4(p) => self.v4.exports[id.index()].adj_out.get(&p).cloned(),
+            Prefix::V6(p) => self.v6.exports[id.index()].adj_out.get(&p).cloned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,323 @@
+//! What leaves the RIB: UPDATEs per peer (Adj-RIB-Out changes, packed, then End-of-RIB after
+//! the initial table, RFC 4724 §2/§4), route refresh answers (RFC 2918 §4: "re-advertise to
+//! the peer the Adj-RIB-Out"), and Loc-RIB changes for the subscriber.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::policy::{PolicyOutcome, RouteContext, RouteSource};
+use crate::wire::{AfiSafi, NextHop, SessionContext, Update};
+
+use super::attrs::RouteAttrs;
+use super::export::{Receiver, Sender, Speaker, advertise};
+use super::intern::AttrTable;
+use super::pack;
+use super::peer::{Peer, PeerId};
+use super::prefix::{Prefix, RibPrefix};
+use super::table::{Candidates, FamilyTable, Path};
+use super::{Env, Peers, Rib, RibError};
+
+/// One path as the subscriber sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteView {
+    pub peer: PeerId,
+    /// The sender's address; `None` for locally originated routes.
+    pub peer_address: Option<IpAddr>,
+    /// Attributes after import policy.
+    pub attrs: Arc<RouteAttrs>,
+}
+
+/// The state of one prefix after a change: every usable path, best first; the first
+/// `multipath` form the ECMP set. No paths: the prefix left the Loc-RIB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocRibChange {
+    pub prefix: Prefix,
+    pub paths: Vec<RouteView>,
+    pub multipath: usize,
+}
+
+impl LocRibChange {
+    pub fn best(&self) -> Option<&RouteView> {
+        self.paths.first()
+    }
+
+    pub fn multipath_set(&self) -> &[RouteView] {
+        &self.paths[..self.multipath.min(self.paths.len())]
+    }
+
+    pub fn is_withdrawn(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    fn of(prefix: Prefix, candidates: Option<&Candidates>, peers: &Peers) -> Self {
+        let paths: Vec<RouteView> = candidates
+            .map(Candidates::paths)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| RouteView {
+                peer: p.peer,
+                peer_address: peers.get(p.peer).map(|peer| peer.config.address),
+                attrs: Arc::clone(&p.attrs),
+            })
+            .collect();
+        LocRibChange {
+            prefix,
+            multipath: candidates.map_or(0, Candidates::multipath),
+            paths,
+        }
+    }
+}
+
+impl Rib {
+    /// UPDATEs for `peer`: up to `max_routes` Loc-RIB changes evaluated against its
+    /// Adj-RIB-Out (IPv4 first), packed; End-of-RIB for a family once its initial table is
+    /// out. Call until it returns nothing; a bound keeps one call's output small.
+    pub fn poll_updates(&mut self, id: PeerId, max_routes: usize) -> Result<Vec<Update>, RibError> {
+        self.session(id)?;
+        let Rib {
+            config,
+            peers,
+            interned,
+            v4,
+            v6,
+        } = self;
+        let env = Env { config, peers };
+        let mut budget = max_routes;
+        let mut out = Vec::new();
+        export_family(v4, &env, interned, id, &mut budget, &mut out);
+        export_family(v6, &env, interned, id, &mut budget, &mut out);
+        v4.compact_log();
+        v6.compact_log();
+        Ok(out)
+    }
+
+    /// Answers a ROUTE-REFRESH for `family` from the Adj-RIB-Out (RFC 2918 §4).
+    pub fn route_refresh(&self, id: PeerId, family: AfiSafi) -> Result<Vec<Update>, RibError> {
+        let ctx = self.session(id)?.context;
+        Ok(match family {
+            AfiSafi::IPV4_UNICAST => resend(&self.v4, id, &ctx),
+            AfiSafi::IPV6_UNICAST => resend(&self.v6, id, &ctx),
+            _ => Vec::new(),
+        })
+    }
+
+    /// Every prefix whose Loc-RIB paths changed since the last call, with its current
+    /// state (changes in between are coalesced). The node agent's subscription.
+    pub fn drain_changes(&mut self) -> Vec<LocRibChange> {
+        let mut out = Vec::new();
+        drain_family(&mut self.v4, &self.peers, &mut out);
+        drain_family(&mut self.v6, &self.peers, &mut out);
+        out
+    }
+
+    /// The current paths to `prefix`, best first.
+    pub fn lookup(&self, prefix: Prefix) -> LocRibChange {
+        let candidates = match prefix {
+            Prefix::V4(p) => self.v4.loc.get(&p),
+            Prefix::V6(p) => self.v6.loc.get(&p),
+        };
+        LocRibChange::of(prefix, candidates, &self.peers)
+    }
+}
+
+fn drain_family<P: RibPrefix>(
+    table: &mut FamilyTable<P>,
+    peers: &Peers,
+    out: &mut Vec<LocRibChange>,
+) {
+    let mut changed = table.log.read(&mut table.subscriber, usize::MAX).to_vec();
+    changed.sort_unstable();
+    changed.dedup();
+    out.extend(
+        changed
+            .into_iter()
+            .map(|p| LocRibChange::of(p.into(), table.loc.get(&p), peers)),
+    );
+    table.compact_log();
+}
+
+fn self_next_hop<P: RibPrefix>(peer: &Peer) -> Option<NextHop> {
+    if P::FAMILY == AfiSafi::IPV4_UNICAST {
+        peer.self_v4().map(NextHop::Ipv4)
+    } else {
+        peer.self_v6().map(|global| NextHop::Ipv6 {
+            global,
+            link_local: None,
+        })
+    }
+}
+
+/// Announcements grouped by interned attribute set (keyed by its address, which the held
+/// `Arc` keeps valid), withdrawals apart.
+struct Outgoing<P> {
+    groups: HashMap<usize, (Arc<RouteAttrs>, Vec<P>)>,
+    withdrawn: Vec<P>,
+}
+
+impl<P: RibPrefix> Outgoing<P> {
+    fn new() -> Self {
+        Outgoing {
+            groups: HashMap::new(),
+            withdrawn: Vec::new(),
+        }
+    }
+
+    fn announce(&mut self, prefix: P, attrs: &Arc<RouteAttrs>) {
+        self.groups
+            .entry(Arc::as_ptr(attrs) as usize)
+            .or_insert_with(|| (Arc::clone(attrs), Vec::new()))
+            .1
+            .push(prefix);
+    }
+
+    /// The UPDATEs, withdrawals first; routes whose attributes cannot fit a message are
+    /// withdrawn instead and returned.
+    fn pack(self, ctx: &SessionContext, out: &mut Vec<Update>) -> Vec<P> {
+        let mut groups: Vec<(Arc<RouteAttrs>, Vec<P>)> = self.groups.into_values().collect();
+        groups.sort_by_key(|(_, prefixes)| prefixes.first().copied());
+        let mut withdrawn = self.withdrawn;
+        let mut unsendable = Vec::new();
+        let mut announcements = Vec::new();
+        for (attrs, prefixes) in groups {
+            match pack::announcements(&attrs, prefixes, ctx) {
+                Ok(updates) => announcements.extend(updates),
+                Err(prefixes) => {
+                    tracing::warn!(
+                        routes = prefixes.len(),
+                        ?attrs,
+                        "attributes leave no room for a route in one message; withdrawing"
+                    );
+                    unsendable.extend_from_slice(&prefixes);
+                    withdrawn.extend(prefixes);
+                }
+            }
+        }
+        out.extend(pack::withdrawals(withdrawn, ctx));
+        out.extend(announcements);
+        unsendable
+    }
+}
+
+/// A source attribute set (held so its address stays unique) and its export, if any.
+type Exported = (Arc<RouteAttrs>, Option<Arc<RouteAttrs>>);
+
+fn export_family<P: RibPrefix>(
+    table: &mut FamilyTable<P>,
+    env: &Env<'_>,
+    interned: &mut AttrTable,
+    id: PeerId,
+    budget: &mut usize,
+    out: &mut Vec<Update>,
+) {
+    let Some(peer) = env.peers.get(id) else {
+        return;
+    };
+    let Some(session) = peer.session.as_ref() else {
+        return;
+    };
+    let FamilyTable {
+        loc, exports, log, ..
+    } = table;
+    let state = &mut exports[id.index()];
+    if !state.active {
+        return;
+    }
+    let mut work = state
+        .pending
+        .split_off(state.pending.len().saturating_sub(*budget));
+    work.extend_from_slice(log.read(&mut state.cursor, *budget - work.len()));
+    *budget -= work.len();
+
+    let receiver = Receiver {
+        id,
+        peer,
+        self_next_hop: self_next_hop::<P>(peer),
+    };
+    let speaker = Speaker {
+        local_asn: env.config.local_asn,
+        cluster_id: env.cluster_id(),
+    };
+    let per_prefix = peer.config.export.depends_on_prefix();
+    // Export of one attribute set from one sender, when no prefix condition makes it vary.
+    let mut memo: HashMap<(usize, PeerId), Exported> = HashMap::new();
+    let mut outgoing = Outgoing::new();
+    for prefix in work {
+        let desired = loc.get(&prefix).and_then(|candidates| {
+            let best = candidates.best();
+            if per_prefix {
+                return export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
+            }
+            let key = (Arc::as_ptr(&best.attrs) as usize, best.peer);
+            if let Some((_, exported)) = memo.get(&key) {
+                return exported.clone();
+            }
+            let exported =
+                export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
+            memo.insert(key, (Arc::clone(&best.attrs), exported.clone()));
+            exported
+        });
+        match (desired, state.adj_out.get(&prefix)) {
+            (Some(new), Some(sent)) if Arc::ptr_eq(&new, sent) => {}
+            (Some(new), _) => {
+                outgoing.announce(prefix, &new);
+                state.adj_out.insert(prefix, new);
+            }
+            (None, Some(_)) => {
+                state.adj_out.remove(&prefix);
+                outgoing.withdrawn.push(prefix);
+            }
+            (None, None) => {}
+        }
+    }
+    for prefix in outgoing.pack(&session.context, out) {
+        state.adj_out.remove(&prefix);
+    }
+    if state.end_of_rib_due && state.pending.is_empty() && state.cursor == log.end() {
+        state.end_of_rib_due = false;
+        out.push(Update::end_of_rib(P::FAMILY));
+    }
+}
+
+/// The best path as sent to `receiver`, after the advertisement rules and export policy.
+fn export_path<P: RibPrefix>(
+    env: &Env<'_>,
+    speaker: &Speaker,
+    receiver: &Receiver<'_>,
+    best: &Path,
+    prefix: Prefix,
+    interned: &mut AttrTable,
+) -> Option<Arc<RouteAttrs>> {
+    let sender = Sender {
+        id: best.peer,
+        peer: env.peers.get(best.peer),
+    };
+    let rules = advertise(speaker, sender, receiver, &best.attrs)?;
+    let route = RouteContext {
+        prefix,
+        peer: receiver.peer.class(),
+        source: sender.peer.map_or(RouteSource::Local, |p| p.class().into()),
+        local_asn: env.config.local_asn,
+    };
+    let attrs = match receiver.peer.config.export.evaluate(&route, &rules) {
+        PolicyOutcome::Reject => return None,
+        PolicyOutcome::Accept(None) => rules,
+        PolicyOutcome::Accept(Some(changed)) => *changed,
+    };
+    if !P::carries_next_hop(attrs.next_hop.as_ref()?) {
+        return None;
+    }
+    Some(interned.intern(attrs))
+}
+
+fn resend<P: RibPrefix>(table: &FamilyTable<P>, id: PeerId, ctx: &SessionContext) -> Vec<Update> {
+    let mut outgoing = Outgoing::new();
+    for (prefix, attrs) in &table.exports[id.index()].adj_out {
+        outgoing.announce(*prefix, attrs);
+    }
+    let mut out = Vec::new();
+    // Everything in the Adj-RIB-Out was packable when it was first sent.
+    let unsendable = outgoing.pack(ctx, &mut out);
+    debug_assert!(unsendable.is_empty());
+    out
+}

@@ -1,0 +1,128 @@
+//! Properties: the Loc-RIB does not depend on the order routes arrived in, and a peer going
+//! down leaves exactly the RIB that would exist had it never sent anything.
+
+use proptest::prelude::*;
+
+use crate::rib::RibConfig;
+use crate::wire::Update;
+
+use super::*;
+
+/// One peer's announcement: prefix index, AS path length, MED, LOCAL_PREF choice.
+#[derive(Debug, Clone)]
+struct Announcement {
+    peer: usize,
+    prefix: u8,
+    path_len: u8,
+    med: u8,
+}
+
+fn announcement() -> impl Strategy<Value = Announcement> {
+    (0..4usize, 0..6u8, 1..4u8, 0..3u8).prop_map(|(peer, prefix, path_len, med)| Announcement {
+        peer,
+        prefix,
+        path_len,
+        med,
+    })
+}
+
+fn update_for(a: &Announcement) -> Update {
+    let first = [65001, 65001, 65002, LOCAL_AS + 1][a.peer];
+    let path: Vec<u32> = (0..a.path_len)
+        .map(|i| first + u32::from(i) * 1000)
+        .collect();
+    announce(
+        &[&format!("10.0.{}.0/24", a.prefix)],
+        &format!("192.0.2.{}", a.peer + 1),
+        &path,
+        vec![crate::wire::Attribute::MultiExitDisc(u32::from(a.med))],
+    )
+}
+
+/// A RIB with four peers (two eBGP in AS 65001, one in 65002, one iBGP-like in another AS)
+/// fed `announcements` in order; returns the Loc-RIB as (prefix, multipath peers, paths).
+fn build(
+    announcements: &[Announcement],
+    skip_peer: Option<usize>,
+    down_peer: Option<usize>,
+) -> Vec<String> {
+    let mut rib = Rib::new(RibConfig {
+        max_paths: 4,
+        ..RibConfig::new(LOCAL_AS, ROUTER_ID)
+    })
+    .expect("config");
+    let ids: Vec<PeerId> = (0..4)
+        .map(|i| {
+            let asn = [65001, 65001, 65002, LOCAL_AS][i];
+            peer(&mut rib, &format!("192.0.2.{}", i + 1), asn)
+        })
+        .collect();
+    for a in announcements {
+        if Some(a.peer) == skip_peer {
+            continue;
+        }
+        rib.ingest(ids[a.peer], &update_for(a)).expect("ingest");
+    }
+    if let Some(p) = down_peer {
+        rib.peer_down(ids[p]).expect("up");
+    }
+    (0..6)
+        .map(|i| {
+            let change = rib.lookup(prefix(&format!("10.0.{i}.0/24")));
+            let set: Vec<PeerId> = change.multipath_set().iter().map(|r| r.peer).collect();
+            let mut paths: Vec<(PeerId, u32)> = change
+                .paths
+                .iter()
+                .map(|r| (r.peer, r.attrs.med.unwrap_or(0)))
+                .collect();
+            paths.sort();
+            format!(
+                "{i}: best {:?} set {set:?} paths {paths:?}",
+                change.best().map(|r| r.peer)
+            )
+        })
+        .collect()
+}
+
+/// Keeps the last announcement per (peer, prefix): what the Loc-RIB reflects.
+fn last_per_route(announcements: &[Announcement]) -> Vec<Announcement> {
+    let mut out: Vec<Announcement> = Vec::new();
+    for a in announcements {
+        out.retain(|b| (b.peer, b.prefix) != (a.peer, a.prefix));
+        out.push(a.clone());
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn best_path_and_multipath_do_not_depend_on_arrival_order(
+        announcements in proptest::collection::vec(announcement(), 1..24),
+        seed in any::<u64>(),
+    ) {
+        let routes = last_per_route(&announcements);
+        let mut shuffled = routes.clone();
+        // Deterministic shuffle from the seed.
+        let mut state = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        prop_assert_eq!(build(&routes, None, None), build(&shuffled, None, None));
+    }
+
+    #[test]
+    fn peer_down_leaves_no_trace(
+        announcements in proptest::collection::vec(announcement(), 0..24),
+        victim in 0..4usize,
+    ) {
+        prop_assert_eq!(
+            build(&announcements, None, Some(victim)),
+            build(&announcements, Some(victim), None)
+        );
+    }
+}
