@@ -19,31 +19,54 @@ pub struct GoBgp {
 
 impl GoBgp {
     /// A gobgpd TOML config: global AS and router id, and one neighbor per `(address, asn)`
-    /// with IPv4 and IPv6 unicast and a 1 s connect retry.
+    /// (see [`GoBgp::neighbor`]).
     pub fn config(asn: u32, router_id: &str, neighbors: &[(&str, u32)]) -> String {
-        let mut conf = format!("[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n");
+        let mut conf = Self::global(asn, router_id);
         for (address, peer_as) in neighbors {
-            conf.push_str(&format!(
-                "\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{address}\"\n    \
-peer-as = {peer_as}\n  [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 9\n    \
-keepalive-interval = 3\n  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      \
-afi-safi-name = \"ipv4-unicast\"\n  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      \
-afi-safi-name = \"ipv6-unicast\"\n"
-            ));
+            conf.push_str(&Self::neighbor(address, *peer_as, false));
         }
         conf
     }
 
+    /// The `[global.config]` section.
+    pub fn global(asn: u32, router_id: &str) -> String {
+        format!("[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n")
+    }
+
+    /// A `[[neighbors]]` section: IPv4 and IPv6 unicast, 1 s connect retry, hold time 9 s;
+    /// `passive` waits for the peer to connect.
+    pub fn neighbor(address: &str, peer_as: u32, passive: bool) -> String {
+        format!(
+            "\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{address}\"\n    \
+peer-as = {peer_as}\n  [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 9\n    \
+keepalive-interval = 3\n  [neighbors.transport.config]\n    passive-mode = {passive}\n  \
+[[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv4-unicast\"\n  \
+[[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv6-unicast\"\n"
+        )
+    }
+
     /// Writes `config` and starts gobgpd inside `ns`; returns once the CLI answers.
     pub fn start(ns: &Netns, dir: &TestDir, label: &str, config: &str) -> Self {
+        Self::start_with_args(ns, dir, label, config, &[])
+    }
+
+    /// [`GoBgp::start`] with more gobgpd flags (e.g. `--log-level=debug`).
+    pub fn start_with_args(
+        ns: &Netns,
+        dir: &TestDir,
+        label: &str,
+        config: &str,
+        extra: &[&str],
+    ) -> Self {
         let conf = dir.write(&format!("{label}.toml"), config);
-        let argv = [
+        let mut argv = vec![
             "gobgpd",
             "-f",
             conf.to_str().expect("utf-8 path"),
             "--api-hosts=127.0.0.1:50051",
             "--pprof-disable",
         ];
+        argv.extend_from_slice(extra);
         let mut gobgp = GoBgp {
             process: ns.spawn(dir, label, &argv),
             netns: ns.name().to_owned(),

@@ -29,6 +29,25 @@ pub fn wait_until<T>(timeout: Duration, what: &str, probe: impl FnMut() -> Resul
     })
 }
 
+/// [`wait_until`] for async code: polls `probe` between tokio sleeps, so the tasks the test
+/// waits on keep running on the same runtime.
+pub async fn wait_until_async<T>(
+    timeout: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(state) if Instant::now() >= deadline => {
+                panic!("timed out after {timeout:?} waiting for {what}; last state seen:\n{state}")
+            }
+            Err(_) => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

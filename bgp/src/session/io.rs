@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::wire::{self, Decoded, MessageError, SessionContext};
 
@@ -71,46 +71,83 @@ impl MessageWriter {
 pub fn split(stream: TcpStream) -> (MessageReader, MessageWriter, WriterTask) {
     let (read, write) = stream.into_split();
     let (queue, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(write_loop(write, rx));
+    let (progress_tx, progress) = watch::channel(0);
+    let task = tokio::spawn(write_loop(write, rx, progress_tx));
     (
         MessageReader {
             read,
             buf: BytesMut::with_capacity(READ_CHUNK),
         },
         MessageWriter { queue },
-        WriterTask(task),
+        WriterTask {
+            task,
+            progress,
+            finished: false,
+        },
     )
 }
 
-/// The writer task; awaiting it gives the write error, if any.
+/// The writer task: awaiting it gives the write error, if any; it also tells when messages
+/// reach the socket (the send-side progress RFC 9687's SendHoldTimer watches).
 #[derive(Debug)]
-pub struct WriterTask(tokio::task::JoinHandle<io::Result<()>>);
+pub struct WriterTask {
+    task: tokio::task::JoinHandle<io::Result<()>>,
+    progress: watch::Receiver<u64>,
+    finished: bool,
+}
+
+/// What the writer task reports.
+#[derive(Debug)]
+pub enum WriterEvent {
+    /// Messages reached the socket (the count so far).
+    Progress(u64),
+    /// The writer stopped: `Ok` when it flushed and shut down normally.
+    Finished(io::Result<()>),
+}
 
 impl WriterTask {
-    /// Waits for the writer to finish; `Ok` when it flushed and stopped normally.
-    pub async fn finished(&mut self) -> io::Result<()> {
-        match (&mut self.0).await {
-            Ok(result) => result,
-            Err(join) => Err(io::Error::other(join)),
+    /// Waits for the writer's next report; pends forever after `Finished`.
+    pub async fn next(&mut self) -> WriterEvent {
+        if self.finished {
+            return std::future::pending().await;
         }
+        let event = tokio::select! {
+            result = &mut self.task => WriterEvent::Finished(joined(result)),
+            changed = self.progress.changed() => match changed {
+                Ok(()) => WriterEvent::Progress(*self.progress.borrow_and_update()),
+                // The sender is gone: the task is ending; its result comes next.
+                Err(_) => WriterEvent::Finished(joined((&mut self.task).await)),
+            },
+        };
+        self.finished = matches!(event, WriterEvent::Finished(_));
+        event
     }
 
     /// Stops the writer at once, dropping anything still queued.
     pub fn abort(&self) {
-        self.0.abort();
+        self.task.abort();
     }
+}
+
+fn joined(result: Result<io::Result<()>, tokio::task::JoinError>) -> io::Result<()> {
+    result.unwrap_or_else(|join| Err(io::Error::other(join)))
 }
 
 async fn write_loop(
     mut write: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
+    progress: watch::Sender<u64>,
 ) -> io::Result<()> {
+    let mut written = 0u64;
     while let Some(first) = rx.recv().await {
         write.write_all(&first).await?;
+        written += 1;
         // Drain what else is queued before the next wakeup: UPDATE bursts go out back to back.
         while let Ok(more) = rx.try_recv() {
             write.write_all(&more).await?;
+            written += 1;
         }
+        progress.send_replace(written);
     }
     write.shutdown().await
 }

@@ -1,0 +1,309 @@
+//! margay's BGP sessions against BIRD 2, FRR and GoBGP in network namespaces (RFC 4271 §8),
+//! each asserting both sides: ours through the session manager's status, theirs through
+//! birdc / vtysh / gobgp.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use margay_bgp::fsm::{SessionConfig, State};
+use margay_bgp::session::{PeerConfig, PeerEvent, PeerStatus, SessionManager};
+use margay_bgp::transport::{Md5Key, PeerTransport};
+use margay_bgp::wire::{AfiSafi, Capability, PeerType};
+use margay_tests::{Bird, Frr, GoBgp, Netns, TestDir, wait_until_async};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A 4-octet AS number above 65535 (RFC 6793), so AS_TRANS shows up in 2-octet fields.
+const OUR_ASN: u32 = 4_200_000_001;
+const EBGP_PEER_ASN: u32 = 65002;
+const DEADLINE: Duration = Duration::from_secs(30);
+const OUR_ID: &str = "10.0.0.1";
+const PEER_ID: &str = "10.0.0.2";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Daemon {
+    Bird,
+    Frr,
+    GoBgp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Ibgp,
+    Ebgp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Family {
+    V4,
+    V6,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Initiator {
+    Us,
+    Them,
+}
+
+struct Link {
+    us: Netns,
+    peer: Netns,
+    us_addr: IpAddr,
+    peer_addr: IpAddr,
+}
+
+fn link(tag: &str, family: Family) -> Link {
+    let us = Netns::new(&format!("{tag}us"));
+    let peer = Netns::new(&format!("{tag}pe"));
+    us.veth_to(&peer, "eth0", "eth0");
+    let (a, b) = match family {
+        Family::V4 => ("10.0.0.1", "10.0.0.2"),
+        Family::V6 => ("fd00::1", "fd00::2"),
+    };
+    let len = if family == Family::V4 { 24 } else { 64 };
+    us.addr_add("eth0", &format!("{a}/{len}"));
+    peer.addr_add("eth0", &format!("{b}/{len}"));
+    Link {
+        us,
+        peer,
+        us_addr: a.parse().unwrap(),
+        peer_addr: b.parse().unwrap(),
+    }
+}
+
+/// What the peer daemon is told beyond the basics.
+#[derive(Debug, Clone, Default)]
+struct PeerOptions {
+    passive: bool,
+    password: Option<&'static str>,
+    /// (keepalive, hold) in seconds.
+    timers: Option<(u16, u16)>,
+}
+
+enum PeerDaemon {
+    Bird(Bird),
+    Frr(Frr),
+    GoBgp(GoBgp),
+}
+
+impl PeerDaemon {
+    fn start(
+        daemon: Daemon,
+        link: &Link,
+        dir: &TestDir,
+        peer_asn: u32,
+        our_asn: u32,
+        opts: &PeerOptions,
+    ) -> Self {
+        let (us, me) = (link.us_addr, link.peer_addr);
+        match daemon {
+            Daemon::Bird => {
+                let mut extra = String::new();
+                if opts.passive {
+                    extra.push_str("passive on; ");
+                }
+                if let Some(key) = opts.password {
+                    extra.push_str(&format!("password \"{key}\"; "));
+                }
+                if let Some((keepalive, hold)) = opts.timers {
+                    extra.push_str(&format!("hold time {hold}; keepalive time {keepalive}; "));
+                }
+                let config = format!(
+                    "{}protocol bgp margay from peer_t {{ local {me} as {peer_asn}; neighbor {us} as {our_asn}; {extra}}}\n",
+                    Bird::base_config(PEER_ID)
+                );
+                PeerDaemon::Bird(Bird::start(&link.peer, dir, "bird", &config))
+            }
+            Daemon::Frr => {
+                let mut config = Frr::base_config(peer_asn, PEER_ID);
+                config.push_str(&format!(
+                    " neighbor {us} remote-as {our_asn}\n neighbor {us} timers connect 1\n"
+                ));
+                if opts.passive {
+                    config.push_str(&format!(" neighbor {us} passive\n"));
+                }
+                if let Some(key) = opts.password {
+                    config.push_str(&format!(" neighbor {us} password {key}\n"));
+                }
+                if let Some((keepalive, hold)) = opts.timers {
+                    config.push_str(&format!(" neighbor {us} timers {keepalive} {hold}\n"));
+                }
+                if us.is_ipv6() {
+                    config.push_str(&format!(" address-family ipv6 unicast\n  neighbor {us} activate\n exit-address-family\n"));
+                }
+                PeerDaemon::Frr(Frr::start(&link.peer, dir, "frr", &config))
+            }
+            Daemon::GoBgp => {
+                let mut config = GoBgp::global(peer_asn, PEER_ID);
+                config.push_str(&GoBgp::neighbor(&us.to_string(), our_asn, opts.passive));
+                if let Some((keepalive, hold)) = opts.timers {
+                    config = config
+                        .replace("hold-time = 9", &format!("hold-time = {hold}"))
+                        .replace(
+                            "keepalive-interval = 3",
+                            &format!("keepalive-interval = {keepalive}"),
+                        );
+                }
+                PeerDaemon::GoBgp(GoBgp::start(&link.peer, dir, "gobgp", &config))
+            }
+        }
+    }
+
+    /// Their view of the session with us: `Ok` when Established.
+    fn established(&self, us: IpAddr) -> Result<(), String> {
+        let state = match self {
+            PeerDaemon::Bird(bird) => bird.protocol("margay").map(|p| p.info),
+            PeerDaemon::Frr(frr) => frr.neighbor_state(&us.to_string()),
+            PeerDaemon::GoBgp(gobgp) => gobgp.neighbor_state(&us.to_string()),
+        };
+        match state {
+            Some(s) if s.eq_ignore_ascii_case("established") || s.starts_with("Established") => {
+                Ok(())
+            }
+            other => Err(format!("peer daemon sees {other:?}")),
+        }
+    }
+}
+
+fn our_peer(
+    link: &Link,
+    our_asn: u32,
+    peer_asn: u32,
+    passive: bool,
+    key: Option<&str>,
+    hold: u16,
+) -> PeerConfig {
+    let caps = vec![
+        Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+        Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
+        Capability::FourOctetAs(our_asn),
+        Capability::RouteRefresh,
+    ];
+    let mut session = SessionConfig::new(our_asn, peer_asn, OUR_ID.parse().unwrap(), caps);
+    session.hold_time = hold;
+    session.connect_retry_time = Duration::from_secs(1);
+    session.idle_hold_time = Duration::from_millis(200);
+    PeerConfig {
+        address: link.peer_addr,
+        port: 179,
+        transport: PeerTransport {
+            local_addr: Some(link.us_addr),
+            md5_key: key.map(|k| Md5Key::new(k).unwrap()),
+            ttl_security: None,
+        },
+        session,
+        passive,
+    }
+}
+
+fn start_manager(link: &Link, peer: PeerConfig) -> (SessionManager, UnboundedReceiver<PeerEvent>) {
+    let (mut manager, events) =
+        SessionManager::bind(SocketAddr::new(link.us_addr, 179)).expect("binding port 179");
+    manager.add_peer(peer).unwrap();
+    (manager, events)
+}
+
+fn ours_established(manager: &SessionManager, peer: IpAddr) -> Result<PeerStatus, String> {
+    match manager.status(peer) {
+        Some(status) if status.state == State::Established => Ok(status),
+        other => Err(format!("our session: {other:?}")),
+    }
+}
+
+fn establish(daemon: Daemon, kind: Kind, family: Family, initiator: Initiator) {
+    let tag = format!("{daemon:?}{kind:?}{family:?}{initiator:?}").to_lowercase();
+    let dir = TestDir::new(&tag);
+    let link = link(&tag, family);
+    let peer_asn = if kind == Kind::Ibgp {
+        OUR_ASN
+    } else {
+        EBGP_PEER_ASN
+    };
+    let opts = PeerOptions {
+        passive: initiator == Initiator::Us,
+        ..Default::default()
+    };
+    let theirs = PeerDaemon::start(daemon, &link, &dir, peer_asn, OUR_ASN, &opts);
+    link.us.block_on(async {
+        let peer = our_peer(
+            &link,
+            OUR_ASN,
+            peer_asn,
+            initiator == Initiator::Them,
+            None,
+            90,
+        );
+        let (manager, _events) = start_manager(&link, peer);
+        let status = wait_until_async(DEADLINE, "both sides Established", || {
+            let ours = ours_established(&manager, link.peer_addr)?;
+            theirs.established(link.us_addr)?;
+            Ok(ours)
+        })
+        .await;
+        let negotiated = status
+            .negotiated
+            .expect("negotiated parameters when Established");
+        assert!(
+            negotiated.four_octet_as,
+            "4-octet AS (RFC 6793) negotiated: {negotiated:?}"
+        );
+        assert_eq!(negotiated.peer_asn, peer_asn);
+        let expected_type = if kind == Kind::Ibgp {
+            PeerType::Internal
+        } else {
+            PeerType::External
+        };
+        assert_eq!(negotiated.peer_type, expected_type);
+        let transport_family = if family == Family::V4 {
+            AfiSafi::IPV4_UNICAST
+        } else {
+            AfiSafi::IPV6_UNICAST
+        };
+        assert!(
+            negotiated.families.contains(&transport_family),
+            "{:?}",
+            negotiated.families
+        );
+        let (local, remote) = status.endpoints.expect("endpoints when Established");
+        match initiator {
+            Initiator::Us => assert_eq!(remote.port(), 179, "we connected: {local} -> {remote}"),
+            Initiator::Them => assert_eq!(local.port(), 179, "they connected: {remote} -> {local}"),
+        }
+        manager.shutdown(false).await;
+    });
+}
+
+macro_rules! established {
+    ($($name:ident: $daemon:ident $kind:ident $family:ident $initiator:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            establish(Daemon::$daemon, Kind::$kind, Family::$family, Initiator::$initiator);
+        }
+    )*};
+}
+
+established! {
+    bird_ebgp_ipv4_we_connect: Bird Ebgp V4 Us;
+    bird_ebgp_ipv4_bird_connects: Bird Ebgp V4 Them;
+    bird_ibgp_ipv4_we_connect: Bird Ibgp V4 Us;
+    bird_ibgp_ipv4_bird_connects: Bird Ibgp V4 Them;
+    bird_ebgp_ipv6_we_connect: Bird Ebgp V6 Us;
+    bird_ebgp_ipv6_bird_connects: Bird Ebgp V6 Them;
+    bird_ibgp_ipv6_we_connect: Bird Ibgp V6 Us;
+    bird_ibgp_ipv6_bird_connects: Bird Ibgp V6 Them;
+    frr_ebgp_ipv4_we_connect: Frr Ebgp V4 Us;
+    frr_ebgp_ipv4_frr_connects: Frr Ebgp V4 Them;
+    frr_ibgp_ipv4_we_connect: Frr Ibgp V4 Us;
+    frr_ibgp_ipv4_frr_connects: Frr Ibgp V4 Them;
+    frr_ebgp_ipv6_we_connect: Frr Ebgp V6 Us;
+    frr_ebgp_ipv6_frr_connects: Frr Ebgp V6 Them;
+    frr_ibgp_ipv6_we_connect: Frr Ibgp V6 Us;
+    frr_ibgp_ipv6_frr_connects: Frr Ibgp V6 Them;
+    gobgp_ebgp_ipv4_we_connect: GoBgp Ebgp V4 Us;
+    gobgp_ebgp_ipv4_gobgp_connects: GoBgp Ebgp V4 Them;
+    gobgp_ibgp_ipv4_we_connect: GoBgp Ibgp V4 Us;
+    gobgp_ibgp_ipv4_gobgp_connects: GoBgp Ibgp V4 Them;
+    gobgp_ebgp_ipv6_we_connect: GoBgp Ebgp V6 Us;
+    gobgp_ebgp_ipv6_gobgp_connects: GoBgp Ebgp V6 Them;
+    gobgp_ibgp_ipv6_we_connect: GoBgp Ibgp V6 Us;
+    gobgp_ibgp_ipv6_gobgp_connects: GoBgp Ibgp V6 Them;
+}
