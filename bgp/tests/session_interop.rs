@@ -307,3 +307,40 @@ established! {
     gobgp_ibgp_ipv6_we_connect: GoBgp Ibgp V6 Us;
     gobgp_ibgp_ipv6_gobgp_connects: GoBgp Ibgp V6 Them;
 }
+
+/// Both sides connect at once (RFC 4271 §6.8): however the race goes, one session survives,
+/// on one TCP connection, and both sides agree on it.
+#[test]
+fn simultaneous_connects_with_bird_leave_one_session() {
+    let dir = TestDir::new("collision");
+    let link = link("collide", Family::V4);
+    let theirs = PeerDaemon::start(
+        Daemon::Bird,
+        &link,
+        &dir,
+        EBGP_PEER_ASN,
+        OUR_ASN,
+        &PeerOptions::default(),
+    );
+    link.us.block_on(async {
+        let peer = our_peer(&link, OUR_ASN, EBGP_PEER_ASN, false, None, 90);
+        let (manager, _events) = start_manager(&link, peer);
+        wait_until_async(DEADLINE, "one session on one connection", || {
+            ours_established(&manager, link.peer_addr)?;
+            theirs.established(link.us_addr)?;
+            let sockets = link.us.exec(&[
+                "ss",
+                "-Htn",
+                "state",
+                "established",
+                "( sport = :179 or dport = :179 )",
+            ]);
+            match sockets.lines().count() {
+                1 => Ok(()),
+                n => Err(format!("{n} established BGP connections:\n{sockets}")),
+            }
+        })
+        .await;
+        manager.shutdown(false).await;
+    });
+}
