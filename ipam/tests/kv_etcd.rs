@@ -287,11 +287,15 @@ async fn watch_resumes_across_an_etcd_restart_without_gaps_or_duplicates() {
         match put(&*store, &key, "2").await {
             Ok(_) => writes += 1,
             Err(e) if e.is_transient() && wrote.elapsed() < Duration::from_secs(15) => {
-                wait_until_async(Duration::from_secs(5), "etcd to answer etcdctl", || {
-                    etcd.ctl(&["endpoint", "health"])
-                        .map(drop)
-                        .map_err(|e| e.to_string())
-                })
+                wait_until_async(
+                    Duration::from_secs(5),
+                    "etcd to answer etcdctl",
+                    async || {
+                        etcd.ctl(&["endpoint", "health"])
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    },
+                )
                 .await;
             }
             Err(e) => panic!("writing after restart: {e}"),
@@ -340,7 +344,7 @@ async fn liveness_key_lives_with_its_holder_and_comes_back_after_lease_loss() {
     wait_until_async(
         Duration::from_secs(15),
         "three TTLs with the key present",
-        || {
+        async || {
             if !key_on_lease(&etcd, key)? {
                 return Err("KEY LOST while its holder lives".into());
             }
@@ -362,7 +366,7 @@ async fn liveness_key_lives_with_its_holder_and_comes_back_after_lease_loss() {
     wait_until_async(
         Duration::from_secs(15),
         "the key back on a new lease",
-        || {
+        async || {
             let lease = held.lease_id();
             match (lease, key_on_lease(&etcd, key)?) {
                 (Some(id), true) if id != first_lease => Ok(()),
@@ -386,7 +390,7 @@ async fn liveness_key_lives_with_its_holder_and_comes_back_after_lease_loss() {
     wait_until_async(
         Duration::from_secs(15),
         "the key to expire with its lease",
-        || {
+        async || {
             let value = etcd
                 .ctl(&["get", key, "--print-value-only"])
                 .map_err(|e| e.to_string())?;
