@@ -3,6 +3,7 @@
 //! Modules are added by the issues that build them: datastore resources and watches, the
 //! route decision, the FIB writer, the local API.
 pub mod config;
+pub mod datastore;
 pub mod fib;
 pub mod resources;
 pub mod routing;
