@@ -148,8 +148,8 @@ impl Rib {
 
     fn check_max_prefix(&mut self, id: PeerId, report: &mut IngestReport) {
         let counts = [
-            (AfiSafi::IPV4_UNICAST, self.v4.adj_in[id.index()].len()),
-            (AfiSafi::IPV6_UNICAST, self.v6.adj_in[id.index()].len()),
+            (AfiSafi::IPV4_UNICAST, self.v4.received_len(id)),
+            (AfiSafi::IPV6_UNICAST, self.v6.received_len(id)),
         ];
         let Some(peer) = self.peers.get_mut(id) else {
             return;
@@ -197,11 +197,10 @@ fn apply_family<P: RibPrefix>(
     base: Option<&RouteAttrs>,
     report: &mut IngestReport,
 ) {
-    let rank = |paths: &[_]| env.rank(paths);
+    let rank = env.ranker();
     for prefix in routes.withdrawn {
-        if table.remove_received(id, &prefix) {
+        if table.set_route(prefix, id, None, &rank) {
             report.withdrawn += 1;
-            table.set_path(prefix, id, None, &rank);
         }
     }
     let (Some(base), Some(peer)) = (base, env.peers.get(id)) else {
@@ -213,7 +212,10 @@ fn apply_family<P: RibPrefix>(
         // Without prefix conditions the import verdict is the same for the whole UPDATE.
         let mut shared: Option<Option<Arc<RouteAttrs>>> = None;
         for prefix in prefixes {
-            if !table.store_received(id, prefix, &received) {
+            if table
+                .received(id, &prefix)
+                .is_some_and(|r| Arc::ptr_eq(r, &received))
+            {
                 continue;
             }
             report.announced += 1;
@@ -230,7 +232,7 @@ fn apply_family<P: RibPrefix>(
             if usable.is_none() {
                 report.rejected += 1;
             }
-            table.set_path(prefix, id, usable, &rank);
+            table.set_route(prefix, id, Some((Arc::clone(&received), usable)), &rank);
         }
     }
 }
@@ -274,23 +276,10 @@ fn reimport_family<P: RibPrefix>(
     let Some(peer) = env.peers.get(id) else {
         return;
     };
-    let received: Vec<(P, Arc<RouteAttrs>)> = table.adj_in[id.index()]
-        .iter()
-        .map(|(p, a)| (*p, Arc::clone(a)))
-        .collect();
-    let rank = |paths: &[_]| env.rank(paths);
-    for (prefix, attrs) in received {
-        let usable = import(env, peer, prefix.into(), &attrs, interned);
-        table.set_path(prefix, id, usable, &rank);
-    }
-}
-
-/// Withdraws every route of `id` (session down).
-pub(crate) fn purge<P: RibPrefix>(table: &mut FamilyTable<P>, env: &Env<'_>, id: PeerId) {
-    let received = std::mem::take(&mut table.adj_in[id.index()]);
-    let rank = |paths: &[_]| env.rank(paths);
-    for prefix in received.into_keys() {
-        table.set_path(prefix, id, None, &rank);
+    let rank = env.ranker();
+    for (prefix, received) in table.received_from(id) {
+        let usable = import(env, peer, prefix.into(), &received, interned);
+        table.set_route(prefix, id, Some((received, usable)), &rank);
     }
 }
 
@@ -300,9 +289,8 @@ pub(crate) fn originate<P: RibPrefix>(
     prefix: P,
     attrs: Arc<RouteAttrs>,
 ) {
-    if table.store_received(PeerId::LOCAL, prefix, &attrs) {
-        table.set_path(prefix, PeerId::LOCAL, Some(attrs), &|paths| env.rank(paths));
-    }
+    let route = (Arc::clone(&attrs), Some(attrs));
+    table.set_route(prefix, PeerId::LOCAL, Some(route), &env.ranker());
 }
 
 pub(crate) fn withdraw_local<P: RibPrefix>(
@@ -310,9 +298,5 @@ pub(crate) fn withdraw_local<P: RibPrefix>(
     env: &Env<'_>,
     prefix: P,
 ) -> bool {
-    let removed = table.remove_received(PeerId::LOCAL, &prefix);
-    if removed {
-        table.set_path(prefix, PeerId::LOCAL, None, &|paths| env.rank(paths));
-    }
-    removed
+    table.set_route(prefix, PeerId::LOCAL, None, &env.ranker())
 }

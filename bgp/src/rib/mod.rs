@@ -55,7 +55,7 @@ pub use peer::{NextHopMode, PeerConfig, PeerId, PeerUp};
 pub use prefix::{Prefix, RibPrefix};
 
 use peer::{Peer, Session};
-use table::{FamilyTable, Path};
+use table::FamilyTable;
 
 /// Speaker-wide RIB settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,10 +167,15 @@ impl Env<'_> {
         }
     }
 
-    pub fn rank(&self, paths: &[Path]) -> Ranking {
+    /// [`Env::rank`] as the tables take it.
+    pub fn ranker(&self) -> impl Fn(&[(PeerId, &RouteAttrs)]) -> Ranking + use<'_> {
+        |paths| self.rank(paths)
+    }
+
+    pub fn rank(&self, paths: &[(PeerId, &RouteAttrs)]) -> Ranking {
         let candidates: Vec<(PathSource, &RouteAttrs)> = paths
             .iter()
-            .map(|p| (self.source(p.peer), &*p.attrs))
+            .map(|(peer, attrs)| (self.source(*peer), *attrs))
             .collect();
         decision::rank(
             &candidates,
@@ -370,8 +375,8 @@ impl Rib {
             ..
         } = self;
         let env = Env { config, peers };
-        ingest::purge(v4, &env, id);
-        ingest::purge(v6, &env, id);
+        v4.purge(id, &env.ranker());
+        v6.purge(id, &env.ranker());
         v4.stop_export(id);
         v6.stop_export(id);
         if let Some(peer) = self.peers.get_mut(id) {
@@ -425,8 +430,8 @@ impl Rib {
     /// Prefixes in the Loc-RIB of `family`.
     pub fn loc_rib_len(&self, family: AfiSafi) -> usize {
         match family {
-            AfiSafi::IPV4_UNICAST => self.v4.loc.len(),
-            AfiSafi::IPV6_UNICAST => self.v6.loc.len(),
+            AfiSafi::IPV4_UNICAST => self.v4.loc_rib_len(),
+            AfiSafi::IPV6_UNICAST => self.v6.loc_rib_len(),
             _ => 0,
         }
     }
@@ -435,8 +440,8 @@ impl Rib {
     pub fn adj_rib_in_len(&self, id: PeerId, family: AfiSafi) -> Result<usize, RibError> {
         self.peer(id)?;
         Ok(match family {
-            AfiSafi::IPV4_UNICAST => self.v4.adj_in[id.index()].len(),
-            AfiSafi::IPV6_UNICAST => self.v6.adj_in[id.index()].len(),
+            AfiSafi::IPV4_UNICAST => self.v4.received_len(id),
+            AfiSafi::IPV6_UNICAST => self.v6.received_len(id),
             _ => 0,
         })
     }
@@ -459,8 +464,8 @@ impl Rib {
     ) -> Result<Option<Arc<RouteAttrs>>, RibError> {
         self.peer(id)?;
         Ok(match prefix {
-            Prefix::V4(p) => self.v4.adj_in[id.index()].get(&p).cloned(),
-            Prefix::V6(p) => self.v6.adj_in[id.index()].get(&p).cloned(),
+            Prefix::V4(p) => self.v4.received(id, &p).cloned(),
+            Prefix::V6(p) => self.v6.received(id, &p).cloned(),
         })
     }
 

@@ -15,7 +15,7 @@ use super::intern::AttrTable;
 use super::pack;
 use super::peer::{Peer, PeerId};
 use super::prefix::{Prefix, RibPrefix};
-use super::table::{Candidates, FamilyTable, Path};
+use super::table::{Entry, FamilyTable};
 use super::{Env, Peers, Rib, RibError};
 
 /// One path as the subscriber sees it.
@@ -50,20 +50,20 @@ impl LocRibChange {
         self.paths.is_empty()
     }
 
-    fn of(prefix: Prefix, candidates: Option<&Candidates>, peers: &Peers) -> Self {
-        let paths: Vec<RouteView> = candidates
-            .map(Candidates::paths)
+    fn of(prefix: Prefix, entry: Option<&Entry>, peers: &Peers) -> Self {
+        let paths: Vec<RouteView> = entry
+            .map(Entry::usable)
             .unwrap_or_default()
-            .iter()
-            .map(|p| RouteView {
-                peer: p.peer,
-                peer_address: peers.get(p.peer).map(|peer| peer.config.address),
-                attrs: Arc::clone(&p.attrs),
+            .into_iter()
+            .map(|(peer, attrs)| RouteView {
+                peer,
+                peer_address: peers.get(peer).map(|p| p.config.address),
+                attrs: Arc::clone(attrs),
             })
             .collect();
         LocRibChange {
             prefix,
-            multipath: candidates.map_or(0, Candidates::multipath),
+            multipath: entry.map_or(0, Entry::multipath),
             paths,
         }
     }
@@ -113,11 +113,11 @@ impl Rib {
 
     /// The current paths to `prefix`, best first.
     pub fn lookup(&self, prefix: Prefix) -> LocRibChange {
-        let candidates = match prefix {
-            Prefix::V4(p) => self.v4.loc.get(&p),
-            Prefix::V6(p) => self.v6.loc.get(&p),
+        let entry = match prefix {
+            Prefix::V4(p) => self.v4.entries.get(&p),
+            Prefix::V6(p) => self.v6.entries.get(&p),
         };
-        LocRibChange::of(prefix, candidates, &self.peers)
+        LocRibChange::of(prefix, entry, &self.peers)
     }
 }
 
@@ -132,7 +132,7 @@ fn drain_family<P: RibPrefix>(
     out.extend(
         changed
             .into_iter()
-            .map(|p| LocRibChange::of(p.into(), table.loc.get(&p), peers)),
+            .map(|p| LocRibChange::of(p.into(), table.entries.get(&p), peers)),
     );
     table.compact_log();
 }
@@ -217,7 +217,10 @@ fn export_family<P: RibPrefix>(
         return;
     };
     let FamilyTable {
-        loc, exports, log, ..
+        entries,
+        exports,
+        log,
+        ..
     } = table;
     let state = &mut exports[id.index()];
     if !state.active {
@@ -243,18 +246,17 @@ fn export_family<P: RibPrefix>(
     let mut memo: HashMap<(usize, PeerId), Exported> = HashMap::new();
     let mut outgoing = Outgoing::new();
     for prefix in work {
-        let desired = loc.get(&prefix).and_then(|candidates| {
-            let best = candidates.best();
+        let desired = entries.get(&prefix).and_then(Entry::best).and_then(|best| {
             if per_prefix {
                 return export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
             }
-            let key = (Arc::as_ptr(&best.attrs) as usize, best.peer);
+            let key = (Arc::as_ptr(best.1) as usize, best.0);
             if let Some((_, exported)) = memo.get(&key) {
                 return exported.clone();
             }
             let exported =
                 export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
-            memo.insert(key, (Arc::clone(&best.attrs), exported.clone()));
+            memo.insert(key, (Arc::clone(best.1), exported.clone()));
             exported
         });
         match (desired, state.adj_out.get(&prefix)) {
@@ -284,15 +286,15 @@ fn export_path<P: RibPrefix>(
     env: &Env<'_>,
     speaker: &Speaker,
     receiver: &Receiver<'_>,
-    best: &Path,
+    (from, attrs): (PeerId, &Arc<RouteAttrs>),
     prefix: Prefix,
     interned: &mut AttrTable,
 ) -> Option<Arc<RouteAttrs>> {
     let sender = Sender {
-        id: best.peer,
-        peer: env.peers.get(best.peer),
+        id: from,
+        peer: env.peers.get(from),
     };
-    let rules = advertise(speaker, sender, receiver, &best.attrs)?;
+    let rules = advertise(speaker, sender, receiver, attrs)?;
     let route = RouteContext {
         prefix,
         peer: receiver.peer.class(),

@@ -3,9 +3,11 @@
 //! (RFC 4271 §3.2), plus the change log that feeds both the export of each peer and the
 //! subscriber.
 //!
-//! Memory layout, the point of this file: a route costs one prefix key and one pointer to
-//! its interned attributes per table. A Loc-RIB entry with a single path is that path inline
-//! (no allocation); only prefixes with several paths allocate their ranked list.
+//! Memory layout, the point of this file: the Adj-RIBs-In and the Loc-RIB share one table
+//! keyed by prefix, so a route costs one prefix key and one pointer to its interned
+//! attributes. A prefix with one route, usable as received, is that route inline (no
+//! allocation); only prefixes with several routes, or a route import policy changed or
+//! refused, allocate their list.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,64 +24,150 @@ fn prefix_map<P, V>() -> PrefixMap<P, V> {
     HashMap::with_hasher(PrefixHashBuilder::default())
 }
 
-/// One usable (post-import-policy) path.
+/// One peer's route to a prefix: its Adj-RIB-In entry (`received`, as the peer sent it) and
+/// its Loc-RIB candidate (`usable`: after loop checks and import policy; `None` when
+/// refused).
 #[derive(Debug, Clone)]
-pub(crate) struct Path {
-    pub attrs: Arc<RouteAttrs>,
+pub(crate) struct Route {
     pub peer: PeerId,
+    pub received: Arc<RouteAttrs>,
+    pub usable: Option<Arc<RouteAttrs>>,
 }
 
-/// The paths to one prefix in the Loc-RIB, best first.
+/// Every route to one prefix: the Adj-RIBs-In and the Loc-RIB share the prefix key.
 #[derive(Debug)]
-pub(crate) enum Candidates {
-    One(Path),
-    Many(Box<Ranked>),
+pub(crate) enum Entry {
+    /// The common case in 16 octets, without allocation: one peer's route, usable unchanged.
+    Plain {
+        peer: PeerId,
+        attrs: Arc<RouteAttrs>,
+    },
+    /// Anything else: several routes, or one that import policy changed or refused.
+    Many(Box<Routes>),
 }
 
-/// Several paths: `paths[0]` is the best, `paths[..multipath]` the ECMP set.
+/// `routes[..usable]` are the usable routes, best first, `routes[..multipath]` the ECMP set;
+/// the unusable ones follow in peer order.
 #[derive(Debug)]
-pub(crate) struct Ranked {
-    pub paths: Vec<Path>,
+pub(crate) struct Routes {
+    pub routes: Vec<Route>,
+    pub usable: usize,
     pub multipath: usize,
 }
 
-impl Candidates {
-    pub fn paths(&self) -> &[Path] {
+/// Ranks usable candidates (sender, attributes); see `decision.rs`.
+pub(crate) type Ranker<'a> = &'a dyn Fn(&[(PeerId, &RouteAttrs)]) -> Ranking;
+
+impl Entry {
+    /// The best usable route.
+    pub fn best(&self) -> Option<(PeerId, &Arc<RouteAttrs>)> {
         match self {
-            Candidates::One(p) => std::slice::from_ref(p),
-            Candidates::Many(r) => &r.paths,
+            Entry::Plain { peer, attrs } => Some((*peer, attrs)),
+            Entry::Many(r) => r.routes[..r.usable]
+                .first()
+                .and_then(|route| Some((route.peer, route.usable.as_ref()?))),
         }
     }
 
-    pub fn best(&self) -> &Path {
-        &self.paths()[0]
+    /// The usable routes, best first.
+    pub fn usable(&self) -> Vec<(PeerId, &Arc<RouteAttrs>)> {
+        match self {
+            Entry::Plain { peer, attrs } => vec![(*peer, attrs)],
+            Entry::Many(r) => r.routes[..r.usable]
+                .iter()
+                .filter_map(|route| Some((route.peer, route.usable.as_ref()?)))
+                .collect(),
+        }
     }
 
+    /// Size of the ECMP set (0 without a usable route).
     pub fn multipath(&self) -> usize {
         match self {
-            Candidates::One(_) => 1,
-            Candidates::Many(r) => r.multipath,
+            Entry::Plain { .. } => 1,
+            Entry::Many(r) => r.multipath,
         }
     }
 
-    fn from_paths(mut paths: Vec<Path>, rank: &dyn Fn(&[Path]) -> Ranking) -> Option<Self> {
-        match paths.len() {
-            0 => None,
-            1 => paths.pop().map(Candidates::One),
-            _ => {
-                let ranking = rank(&paths);
-                let mut slots: Vec<Option<Path>> = paths.into_iter().map(Some).collect();
-                let paths = ranking
-                    .order
-                    .iter()
-                    .filter_map(|&i| slots[i].take())
-                    .collect();
-                Some(Candidates::Many(Box::new(Ranked {
-                    paths,
-                    multipath: ranking.multipath,
-                })))
-            }
+    /// `peer`'s route as received.
+    pub fn received(&self, peer: PeerId) -> Option<&Arc<RouteAttrs>> {
+        match self {
+            Entry::Plain { peer: p, attrs } => (*p == peer).then_some(attrs),
+            Entry::Many(r) => r
+                .routes
+                .iter()
+                .find(|route| route.peer == peer)
+                .map(|route| &route.received),
         }
+    }
+
+    fn usable_of(&self, peer: PeerId) -> Option<&Arc<RouteAttrs>> {
+        match self {
+            Entry::Plain { peer: p, attrs } => (*p == peer).then_some(attrs),
+            Entry::Many(r) => r
+                .routes
+                .iter()
+                .find(|route| route.peer == peer)
+                .and_then(|route| route.usable.as_ref()),
+        }
+    }
+
+    fn into_routes(self) -> Vec<Route> {
+        match self {
+            Entry::Plain { peer, attrs } => vec![Route {
+                peer,
+                received: Arc::clone(&attrs),
+                usable: Some(attrs),
+            }],
+            Entry::Many(r) => r.routes,
+        }
+    }
+
+    /// The entry holding `routes`, ranked; `None` when there are none.
+    fn build(mut routes: Vec<Route>, rank: Ranker<'_>) -> Option<Entry> {
+        if let [route] = routes.as_slice()
+            && route
+                .usable
+                .as_ref()
+                .is_some_and(|u| Arc::ptr_eq(u, &route.received))
+        {
+            let route = routes.pop()?;
+            return Some(Entry::Plain {
+                peer: route.peer,
+                attrs: route.received,
+            });
+        }
+        if routes.is_empty() {
+            return None;
+        }
+        let (usable, mut unusable): (Vec<Route>, Vec<Route>) =
+            routes.into_iter().partition(|r| r.usable.is_some());
+        unusable.sort_by_key(|r| r.peer);
+        let ranking = {
+            let candidates: Vec<(PeerId, &RouteAttrs)> = usable
+                .iter()
+                .filter_map(|r| Some((r.peer, &**r.usable.as_ref()?)))
+                .collect();
+            match candidates.len() {
+                0 | 1 => Ranking {
+                    order: (0..candidates.len()).collect(),
+                    multipath: candidates.len(),
+                },
+                _ => rank(&candidates),
+            }
+        };
+        let count = usable.len();
+        let mut slots: Vec<Option<Route>> = usable.into_iter().map(Some).collect();
+        let mut ordered: Vec<Route> = ranking
+            .order
+            .iter()
+            .filter_map(|&i| slots.get_mut(i)?.take())
+            .collect();
+        ordered.extend(unusable);
+        Some(Entry::Many(Box::new(Routes {
+            routes: ordered,
+            usable: count,
+            multipath: ranking.multipath,
+        })))
     }
 }
 
@@ -157,9 +245,12 @@ impl<P> ExportState<P> {
 /// The tables of one family.
 #[derive(Debug)]
 pub(crate) struct FamilyTable<P> {
-    /// Adj-RIBs-In by peer index, as received (index 0: locally originated routes).
-    pub adj_in: Vec<PrefixMap<P, Arc<RouteAttrs>>>,
-    pub loc: PrefixMap<P, Candidates>,
+    /// Adj-RIBs-In and Loc-RIB: every route per prefix (see [`Entry`]).
+    pub entries: PrefixMap<P, Entry>,
+    /// Adj-RIB-In size per peer index (index 0: locally originated routes).
+    received: Vec<usize>,
+    /// Prefixes with at least one usable route: the Loc-RIB size.
+    usable_prefixes: usize,
     pub exports: Vec<ExportState<P>>,
     pub log: ChangeLog<P>,
     /// The subscriber's cursor in the log.
@@ -169,8 +260,9 @@ pub(crate) struct FamilyTable<P> {
 impl<P: RibPrefix> FamilyTable<P> {
     pub fn new() -> Self {
         FamilyTable {
-            adj_in: vec![prefix_map()],
-            loc: prefix_map(),
+            entries: prefix_map(),
+            received: vec![0],
+            usable_prefixes: 0,
             exports: vec![ExportState::new()],
             log: ChangeLog::new(),
             subscriber: 0,
@@ -179,79 +271,154 @@ impl<P: RibPrefix> FamilyTable<P> {
 
     /// Makes room for `peer`'s tables.
     pub fn ensure_peer(&mut self, peer: PeerId) {
-        while self.adj_in.len() <= peer.index() {
-            self.adj_in.push(prefix_map());
+        while self.received.len() <= peer.index() {
+            self.received.push(0);
             self.exports.push(ExportState::new());
         }
     }
 
-    /// Stores a received route; false if the Adj-RIB-In already held exactly it.
-    pub fn store_received(&mut self, peer: PeerId, prefix: P, attrs: &Arc<RouteAttrs>) -> bool {
-        match self.adj_in[peer.index()].insert(prefix, Arc::clone(attrs)) {
-            Some(old) => !Arc::ptr_eq(&old, attrs),
-            None => true,
-        }
+    /// Routes in `peer`'s Adj-RIB-In.
+    pub fn received_len(&self, peer: PeerId) -> usize {
+        self.received.get(peer.index()).copied().unwrap_or(0)
     }
 
-    /// Removes a received route; false if there was none.
-    pub fn remove_received(&mut self, peer: PeerId, prefix: &P) -> bool {
-        self.adj_in[peer.index()].remove(prefix).is_some()
+    /// Prefixes in the Loc-RIB.
+    pub fn loc_rib_len(&self) -> usize {
+        self.usable_prefixes
     }
 
-    /// Sets (`Some`) or removes (`None`) `peer`'s usable path to `prefix` in the Loc-RIB and
-    /// re-ranks; logs the prefix if anything changed.
-    pub fn set_path(
+    /// `peer`'s route to `prefix` as received.
+    pub fn received(&self, peer: PeerId, prefix: &P) -> Option<&Arc<RouteAttrs>> {
+        self.entries.get(prefix)?.received(peer)
+    }
+
+    /// Sets `peer`'s route to `prefix` — `Some((received, usable))` — or removes it (`None`),
+    /// re-ranking the usable routes and logging the prefix when they changed. Returns
+    /// whether the peer had a route to the prefix before.
+    pub fn set_route(
         &mut self,
         prefix: P,
         peer: PeerId,
-        attrs: Option<Arc<RouteAttrs>>,
-        rank: &dyn Fn(&[Path]) -> Ranking,
+        route: Option<(Arc<RouteAttrs>, Option<Arc<RouteAttrs>>)>,
+        rank: Ranker<'_>,
     ) -> bool {
-        use std::collections::hash_map::Entry;
-        let changed = match (self.loc.entry(prefix), attrs) {
-            (Entry::Vacant(_), None) => false,
-            (Entry::Vacant(v), Some(attrs)) => {
-                v.insert(Candidates::One(Path { attrs, peer }));
-                true
-            }
-            (Entry::Occupied(mut o), attrs) => {
-                let current = o.get().paths();
-                let at = current.iter().position(|p| p.peer == peer);
-                match (at, attrs) {
-                    (None, None) => false,
-                    (Some(i), Some(a)) if Arc::ptr_eq(&current[i].attrs, &a) => false,
-                    (at, attrs) => {
-                        let mut paths: Vec<Path> = current.to_vec();
-                        match (at, attrs) {
-                            (Some(i), Some(attrs)) => paths[i].attrs = attrs,
-                            (Some(i), None) => {
-                                paths.swap_remove(i);
-                            }
-                            (None, Some(attrs)) => paths.push(Path { attrs, peer }),
-                            (None, None) => {}
+        use std::collections::hash_map::Entry as Slot;
+        let ptr = |a: Option<&Arc<RouteAttrs>>| a.map(Arc::as_ptr);
+        let present = route.is_some();
+        let new_usable = ptr(route.as_ref().and_then(|(_, u)| u.as_ref()));
+        let (had, had_usable_prefix, old_usable, now_usable_prefix) =
+            match self.entries.entry(prefix) {
+                Slot::Vacant(v) => {
+                    let Some((received, usable)) = route else {
+                        return false;
+                    };
+                    let entry = Entry::build(
+                        vec![Route {
+                            peer,
+                            received,
+                            usable,
+                        }],
+                        rank,
+                    );
+                    let usable_now = entry.as_ref().is_some_and(|e| e.best().is_some());
+                    if let Some(entry) = entry {
+                        v.insert(entry);
+                    }
+                    (false, false, None, usable_now)
+                }
+                Slot::Occupied(mut o) => {
+                    let had = o.get().received(peer).is_some();
+                    let old_usable = ptr(o.get().usable_of(peer));
+                    let had_usable_prefix = o.get().best().is_some();
+                    match (o.get_mut(), route) {
+                        // Fast path: the single route replaced by another plain one.
+                        (Entry::Plain { peer: p, attrs }, Some((received, Some(usable))))
+                            if *p == peer && Arc::ptr_eq(&received, &usable) =>
+                        {
+                            *attrs = received;
+                            (had, had_usable_prefix, old_usable, true)
                         }
-                        match Candidates::from_paths(paths, rank) {
-                            Some(c) => *o.get_mut() = c,
-                            None => {
-                                o.remove();
+                        (_, route) => {
+                            let mut routes = std::mem::replace(
+                                o.get_mut(),
+                                Entry::Many(Box::new(Routes {
+                                    routes: Vec::new(),
+                                    usable: 0,
+                                    multipath: 0,
+                                })),
+                            )
+                            .into_routes();
+                            routes.retain(|r| r.peer != peer);
+                            if let Some((received, usable)) = route {
+                                routes.push(Route {
+                                    peer,
+                                    received,
+                                    usable,
+                                });
                             }
+                            let usable_now = match Entry::build(routes, rank) {
+                                Some(entry) => {
+                                    let usable_now = entry.best().is_some();
+                                    *o.get_mut() = entry;
+                                    usable_now
+                                }
+                                None => {
+                                    o.remove();
+                                    false
+                                }
+                            };
+                            (had, had_usable_prefix, old_usable, usable_now)
                         }
-                        true
                     }
                 }
+            };
+        let count = &mut self.received[peer.index()];
+        match (had, present) {
+            (false, true) => *count += 1,
+            (true, false) => *count -= 1,
+            _ => {}
+        }
+        if had_usable_prefix != now_usable_prefix {
+            if now_usable_prefix {
+                self.usable_prefixes += 1;
+            } else {
+                self.usable_prefixes -= 1;
             }
-        };
-        if changed {
+        }
+        if old_usable != new_usable {
             self.log.entries.push(prefix);
         }
-        changed
+        had
+    }
+
+    /// Every prefix `peer` has a route to, with the route as received.
+    pub fn received_from(&self, peer: PeerId) -> Vec<(P, Arc<RouteAttrs>)> {
+        if self.received_len(peer) == 0 {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .filter_map(|(p, e)| Some((*p, Arc::clone(e.received(peer)?))))
+            .collect()
+    }
+
+    /// Removes every route of `peer` (session down).
+    pub fn purge(&mut self, peer: PeerId, rank: Ranker<'_>) {
+        for (prefix, _) in self.received_from(peer) {
+            self.set_route(prefix, peer, None, rank);
+        }
     }
 
     /// Starts the export of the whole Loc-RIB to `peer` (session up or export policy change).
     pub fn start_full_export(&mut self, peer: PeerId, end_of_rib: bool) {
         let end = self.log.end();
         let state = &mut self.exports[peer.index()];
-        state.pending = self.loc.keys().copied().collect();
+        state.pending = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.best().is_some())
+            .map(|(p, _)| *p)
+            .collect();
         state.cursor = end;
         state.active = true;
         state.end_of_rib_due |= end_of_rib;
@@ -281,8 +448,7 @@ mod tests {
     #[test]
     fn single_path_entry_stays_small() {
         // The memory budget: a one-path Loc-RIB entry is a pointer and a peer id, inline.
-        assert_eq!(std::mem::size_of::<Path>(), 16);
-        assert_eq!(std::mem::size_of::<Candidates>(), 16);
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
     }
 
     #[test]

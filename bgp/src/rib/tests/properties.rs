@@ -66,8 +66,15 @@ fn build(
     if let Some(p) = down_peer {
         rib.peer_down(ids[p]).expect("up");
     }
-    (0..6)
-        .map(|i| {
+    let counts = format!(
+        "loc {} adj-in {:?}",
+        rib.loc_rib_len(crate::wire::AfiSafi::IPV4_UNICAST),
+        ids.iter()
+            .map(|id| rib.adj_rib_in_len(*id, crate::wire::AfiSafi::IPV4_UNICAST))
+            .collect::<Vec<_>>()
+    );
+    std::iter::once(counts)
+        .chain((0..6).map(|i| {
             let change = rib.lookup(prefix(&format!("10.0.{i}.0/24")));
             let set: Vec<PeerId> = change.multipath_set().iter().map(|r| r.peer).collect();
             let mut paths: Vec<(PeerId, u32)> = change
@@ -80,7 +87,7 @@ fn build(
                 "{i}: best {:?} set {set:?} paths {paths:?}",
                 change.best().map(|r| r.peer)
             )
-        })
+        }))
         .collect()
 }
 
