@@ -312,19 +312,26 @@ impl<P: RibPrefix> FamilyTable<P> {
                     let Some((received, usable)) = route else {
                         return false;
                     };
-                    let entry = Entry::build(
-                        vec![Route {
-                            peer,
-                            received,
-                            usable,
-                        }],
-                        rank,
-                    );
-                    let usable_now = entry.as_ref().is_some_and(|e| e.best().is_some());
-                    if let Some(entry) = entry {
-                        v.insert(entry);
+                    // Fast path: a new prefix with one route usable as received.
+                    if let Some(usable) = usable.as_ref().filter(|u| Arc::ptr_eq(u, &received)) {
+                        let attrs = Arc::clone(usable);
+                        v.insert(Entry::Plain { peer, attrs });
+                        (false, false, None, true)
+                    } else {
+                        let entry = Entry::build(
+                            vec![Route {
+                                peer,
+                                received,
+                                usable,
+                            }],
+                            rank,
+                        );
+                        let usable_now = entry.as_ref().is_some_and(|e| e.best().is_some());
+                        if let Some(entry) = entry {
+                            v.insert(entry);
+                        }
+                        (false, false, None, usable_now)
                     }
-                    (false, false, None, usable_now)
                 }
                 Slot::Occupied(mut o) => {
                     let had = o.get().received(peer).is_some();
