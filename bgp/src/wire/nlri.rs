@@ -94,7 +94,7 @@ pub(crate) fn decode_into<P: WirePrefix>(
             });
         }
         let needed = usize::from(len).div_ceil(8);
-        let Some((octets, tail)) = after.split_at_checked(needed) else {
+        let Some(tail) = after.get(needed..) else {
             return Err(NlriError::Truncated {
                 len,
                 needed,
@@ -102,9 +102,10 @@ pub(crate) fn decode_into<P: WirePrefix>(
                 offset,
             });
         };
+        // `after` may hold the next routes too: from_wire clears every bit past `len`.
         out.push(Nlri {
             path_id,
-            prefix: P::from_wire(len, octets),
+            prefix: P::from_wire(len, after),
         });
         rest = tail;
     }
@@ -172,4 +173,84 @@ pub fn decode_ipv6(field: &[u8], add_path: bool) -> Result<Vec<Ipv6Nlri>, NlriEr
     let mut out = Vec::new();
     decode_into(field, add_path, &mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> Ipv4Nlri {
+        Nlri::new(s.parse().expect("prefix"))
+    }
+
+    #[test]
+    fn prefixes_in_the_middle_and_at_the_end_of_a_field_decode_alike() {
+        // 10.1.2.0/24 twice (the first read with the whole-address load, the last near the
+        // end of the field), with the next route's octets right behind the first.
+        let field = [24, 10, 1, 2, 8, 11, 24, 10, 1, 2];
+        assert_eq!(
+            decode_ipv4(&field, false),
+            Ok(vec![v4("10.1.2.0/24"), v4("11.0.0.0/8"), v4("10.1.2.0/24")])
+        );
+    }
+
+    #[test]
+    fn trailing_bits_are_cleared() {
+        // RFC 4271 §4.3: "Trailing bits at the end of the prefix field are irrelevant".
+        assert_eq!(
+            decode_ipv4(&[23, 10, 1, 3], false),
+            Ok(vec![v4("10.1.2.0/23")])
+        );
+        assert_eq!(decode_ipv4(&[0], false), Ok(vec![v4("0.0.0.0/0")]));
+    }
+
+    #[test]
+    fn malformed_fields_name_the_offset() {
+        assert_eq!(
+            decode_ipv4(&[8, 10, 33, 1, 2, 3, 4], false),
+            Err(NlriError::PrefixTooLong {
+                len: 33,
+                max: 32,
+                offset: 2
+            })
+        );
+        assert_eq!(
+            decode_ipv4(&[24, 10, 1], false),
+            Err(NlriError::Truncated {
+                len: 24,
+                needed: 3,
+                available: 2,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            decode_ipv4(&[0, 0, 0], true),
+            Err(NlriError::PathIdTruncated {
+                available: 3,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            decode_ipv6(&[0, 0, 0, 7, 64, 0x20, 0x01], true),
+            Err(NlriError::Truncated {
+                len: 64,
+                needed: 8,
+                available: 2,
+                offset: 0
+            })
+        );
+    }
+
+    #[test]
+    fn path_ids_are_encoded_only_with_add_path() {
+        let routes = [Nlri {
+            path_id: Some(7),
+            prefix: "10.0.0.0/8".parse::<Ipv4Prefix>().expect("prefix"),
+        }];
+        let mut out = BytesMut::new();
+        encode(&routes, true, &mut out).expect("encodes");
+        assert_eq!(&out[..], &[0, 0, 0, 7, 8, 10]);
+        assert!(encode(&routes, false, &mut out).is_err());
+        assert!(encode(&[v4("10.0.0.0/8")], true, &mut out).is_err());
+    }
 }

@@ -99,9 +99,16 @@ macro_rules! prefix_type {
 
             #[inline(always)]
             fn from_wire(len: u8, octets: &[u8]) -> Self {
+                // Fast path: a whole address's worth of octets is readable (the NLRI field
+                // goes on after this prefix), so load it at once and let the mask clear what
+                // belongs to the next route. Near the end of the field, copy what is there.
+                if let Some(window) = octets.first_chunk::<{ $bits / 8 }>() {
+                    return Self::masked(<$int>::from_be_bytes(*window), len);
+                }
                 let mut full = [0u8; $bits / 8];
-                let n = octets.len().min(full.len());
-                full[..n].copy_from_slice(&octets[..n]);
+                for (dst, src) in full.iter_mut().zip(octets) {
+                    *dst = *src;
+                }
                 Self::masked(<$int>::from_be_bytes(full), len)
             }
 
@@ -134,7 +141,8 @@ pub trait WirePrefix: Copy + fmt::Debug + Eq {
     const MAX_LEN: u8;
     /// Octets of a typical prefix on the wire (length octet included), used to size buffers.
     const TYPICAL_OCTETS: usize;
-    /// Builds from the length and the `ceil(len/8)` prefix octets; clears trailing bits.
+    /// Builds from the length and the octets that start with the `ceil(len/8)` prefix
+    /// octets (more may follow: everything past `len` bits is cleared).
     fn from_wire(len: u8, octets: &[u8]) -> Self;
     /// Appends the `ceil(len/8)` prefix octets.
     fn write_octets(&self, out: &mut bytes::BytesMut);
