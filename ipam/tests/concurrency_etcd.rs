@@ -182,7 +182,7 @@ async fn eight_allocator_processes_share_a_pool_without_collisions() {
             )
         })
         .collect();
-    wait_all_done(&mut processes, Duration::from_secs(60));
+    wait_all_done(&mut processes, Duration::from_secs(120));
     let per_node: BTreeMap<String, Vec<Reported>> = processes
         .iter()
         .enumerate()
@@ -336,7 +336,7 @@ async fn allocators_resume_after_etcd_restarts_mid_run() {
     etcd.stop();
     let at_stop: Vec<usize> = processes.iter().map(|p| reported(p).len()).collect();
     etcd.start_again();
-    wait_all_done(&mut processes, Duration::from_secs(60));
+    wait_all_done(&mut processes, Duration::from_secs(120));
     let per_node: BTreeMap<String, Vec<Reported>> = processes
         .iter()
         .enumerate()
