@@ -99,3 +99,44 @@ impl IpPool {
         self.node_selector.matches(labels)
     }
 }
+
+/// The IPAM pools a node with `labels` may take blocks from (those whose `nodeSelector`
+/// picks it), in the order given; disabled pools are included (marked disabled) so that
+/// `ipam show` and `check` still see them.
+pub fn ipam_pools_for(pools: &[IpPool], labels: &BTreeMap<String, String>) -> Vec<Pool> {
+    pools
+        .iter()
+        .filter(|p| p.selects(labels))
+        .map(IpPool::to_ipam_pool)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(name: &str, cidr: &str, selector: Option<&str>, disabled: bool) -> IpPool {
+        let doc = IpPoolSpecDoc {
+            cidr: cidr.into(),
+            node_selector: selector.map(str::to_owned),
+            disabled: Some(disabled),
+            ..Default::default()
+        };
+        IpPool::validate(ResourceName::new(name, "metadata.name").unwrap(), doc).unwrap()
+    }
+
+    #[test]
+    fn pools_follow_the_node_selector() {
+        let pools = [
+            pool("all", "10.0.0.0/16", None, false),
+            pool("r1", "10.1.0.0/16", Some("rack == 'r1'"), false),
+            pool("old", "10.2.0.0/16", Some("all()"), true),
+        ];
+        let r1: BTreeMap<String, String> = [("rack".to_string(), "r1".to_string())].into();
+        let chosen = ipam_pools_for(&pools, &r1);
+        let cidrs: Vec<String> = chosen.iter().map(|p| p.cidr().to_string()).collect();
+        assert_eq!(cidrs, ["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16"]);
+        assert!(chosen[2].is_disabled() && !chosen[0].is_disabled());
+        assert_eq!(ipam_pools_for(&pools, &BTreeMap::new()).len(), 2);
+    }
+}

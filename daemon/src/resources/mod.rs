@@ -23,7 +23,7 @@ pub use bgp_configuration::{BgpConfiguration, BgpConfigurationSpecDoc, ConfigSco
 pub use bgp_peer::{BgpPeer, BgpPeerSpecDoc, PeerScope, PeerTarget};
 pub use document::{ResourceError, parse_json, parse_yaml, to_json, to_yaml};
 pub use ipam_config::{IpamConfigResource, IpamConfigSpecDoc};
-pub use ippool::{IpPool, IpPoolSpecDoc};
+pub use ippool::{IpPool, IpPoolSpecDoc, ipam_pools_for};
 pub use node::{Node, NodeSpecDoc};
 pub use selector::{Selector, SelectorError};
 pub use types::{Asn, Community, Encapsulation, FieldError, HoldTime, MacAddr, ResourceName};
