@@ -9,5 +9,6 @@ pub mod fsm;
 pub mod policy;
 pub mod rib;
 pub mod session;
+pub mod speaker;
 pub mod transport;
 pub mod wire;

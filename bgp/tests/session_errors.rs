@@ -85,7 +85,7 @@ fn wrong_peer_as_gets_notification_2_2_which_bird_reports() {
         wait_until_async(
             DEADLINE,
             "BIRD to report our Bad Peer AS NOTIFICATION",
-            || {
+            async || {
                 let theirs = bird.protocol("margay").map(|p| p.info).unwrap_or_default();
                 let ours = manager
                     .status(peer_ip())
@@ -151,7 +151,7 @@ fn hold_time_of_one_second_gets_notification_2_6_seen_by_gobgp() {
         wait_until_async(
             DEADLINE,
             "our 2/6 NOTIFICATION on the peer's wire and counted by gobgpd",
-            || {
+            async || {
                 let ours = manager
                     .status(peer_ip())
                     .and_then(|s| s.last_error)
@@ -190,7 +190,7 @@ fn keepalives_hold_the_session_then_a_frozen_peer_gets_hold_timer_expired_4_0() 
         wait_until_async(
             DEADLINE,
             "Established with a 3 s hold time",
-            || match manager.status(peer_ip()) {
+            async || match manager.status(peer_ip()) {
                 Some(s) if s.state == State::Established => Ok(()),
                 other => Err(format!("{other:?}")),
             },
@@ -213,15 +213,19 @@ fn keepalives_hold_the_session_then_a_frozen_peer_gets_hold_timer_expired_4_0() 
 
         // Freeze BIRD: no more keepalives. RFC 4271 §6.5: Hold Timer Expired, code 4, subcode 0.
         bird.process().signal(Signal::SIGSTOP);
-        wait_until_async(Duration::from_secs(10), "our hold timer to expire", || {
-            let s = manager.status(peer_ip()).unwrap();
-            let error = s.last_error.clone().unwrap_or_default();
-            if s.state != State::Established && error.contains("sent NOTIFICATION 4/0") {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
+        wait_until_async(
+            Duration::from_secs(10),
+            "our hold timer to expire",
+            async || {
+                let s = manager.status(peer_ip()).unwrap();
+                let error = s.last_error.clone().unwrap_or_default();
+                if s.state != State::Established && error.contains("sent NOTIFICATION 4/0") {
+                    Ok(())
+                } else {
+                    Err(format!("{s:?}"))
+                }
+            },
+        )
         .await;
         manager.shutdown(false).await;
     });
@@ -251,7 +255,7 @@ fn md5_session(daemon: &str) {
         wait_until_async(
             DEADLINE,
             "the peer's kernel to drop our wrongly signed segments",
-            || {
+            async || {
                 let now = failures();
                 if now > before {
                     Ok(())
@@ -277,12 +281,14 @@ fn md5_session(daemon: &str) {
 
         let (manager, _events) =
             start_manager(peer_config(PEER_ASN, 90, false, Some("session-key")));
-        wait_until_async(DEADLINE, "Established with the right key", || match manager
-            .status(peer_ip())
-        {
-            Some(s) if s.state == State::Established => Ok(()),
-            other => Err(format!("{other:?}")),
-        })
+        wait_until_async(
+            DEADLINE,
+            "Established with the right key",
+            async || match manager.status(peer_ip()) {
+                Some(s) if s.state == State::Established => Ok(()),
+                other => Err(format!("{other:?}")),
+            },
+        )
         .await;
         manager.shutdown(false).await;
     });

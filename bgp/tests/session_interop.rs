@@ -9,23 +9,15 @@ use margay_bgp::fsm::{SessionConfig, State};
 use margay_bgp::session::{PeerConfig, PeerEvent, PeerStatus, SessionManager};
 use margay_bgp::transport::{Md5Key, PeerTransport};
 use margay_bgp::wire::{AfiSafi, Capability, PeerType};
-use margay_tests::{Bird, Frr, GoBgp, Netns, TestDir, wait_until_async};
+use margay_tests::{TestDir, wait_until_async};
+
+mod peers;
+use peers::{DEADLINE, Daemon, Family, Link, OUR_ID, PeerDaemon, PeerOptions, link};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A 4-octet AS number above 65535 (RFC 6793), so AS_TRANS shows up in 2-octet fields.
 const OUR_ASN: u32 = 4_200_000_001;
 const EBGP_PEER_ASN: u32 = 65002;
-const DEADLINE: Duration = Duration::from_secs(30);
-const OUR_ID: &str = "10.0.0.1";
-const PEER_ID: &str = "10.0.0.2";
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Daemon {
-    Bird,
-    Frr,
-    GoBgp,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Ibgp,
@@ -33,135 +25,9 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Family {
-    V4,
-    V6,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
 enum Initiator {
     Us,
     Them,
-}
-
-struct Link {
-    us: Netns,
-    peer: Netns,
-    us_addr: IpAddr,
-    peer_addr: IpAddr,
-}
-
-fn link(tag: &str, family: Family) -> Link {
-    let us = Netns::new(&format!("{tag}us"));
-    let peer = Netns::new(&format!("{tag}pe"));
-    us.veth_to(&peer, "eth0", "eth0");
-    let (a, b) = match family {
-        Family::V4 => ("10.0.0.1", "10.0.0.2"),
-        Family::V6 => ("fd00::1", "fd00::2"),
-    };
-    let len = if family == Family::V4 { 24 } else { 64 };
-    us.addr_add("eth0", &format!("{a}/{len}"));
-    peer.addr_add("eth0", &format!("{b}/{len}"));
-    Link {
-        us,
-        peer,
-        us_addr: a.parse().unwrap(),
-        peer_addr: b.parse().unwrap(),
-    }
-}
-
-/// What the peer daemon is told beyond the basics.
-#[derive(Debug, Clone, Default)]
-struct PeerOptions {
-    passive: bool,
-    password: Option<&'static str>,
-    /// (keepalive, hold) in seconds.
-    timers: Option<(u16, u16)>,
-}
-
-enum PeerDaemon {
-    Bird(Bird),
-    Frr(Frr),
-    GoBgp(GoBgp),
-}
-
-impl PeerDaemon {
-    fn start(
-        daemon: Daemon,
-        link: &Link,
-        dir: &TestDir,
-        peer_asn: u32,
-        our_asn: u32,
-        opts: &PeerOptions,
-    ) -> Self {
-        let (us, me) = (link.us_addr, link.peer_addr);
-        match daemon {
-            Daemon::Bird => {
-                let mut extra = String::new();
-                if opts.passive {
-                    extra.push_str("passive on; ");
-                }
-                if let Some(key) = opts.password {
-                    extra.push_str(&format!("password \"{key}\"; "));
-                }
-                if let Some((keepalive, hold)) = opts.timers {
-                    extra.push_str(&format!("hold time {hold}; keepalive time {keepalive}; "));
-                }
-                let config = format!(
-                    "{}protocol bgp margay from peer_t {{ local {me} as {peer_asn}; neighbor {us} as {our_asn}; {extra}}}\n",
-                    Bird::base_config(PEER_ID)
-                );
-                PeerDaemon::Bird(Bird::start(&link.peer, dir, "bird", &config))
-            }
-            Daemon::Frr => {
-                let mut config = Frr::base_config(peer_asn, PEER_ID);
-                config.push_str(&format!(
-                    " neighbor {us} remote-as {our_asn}\n neighbor {us} timers connect 1\n"
-                ));
-                if opts.passive {
-                    config.push_str(&format!(" neighbor {us} passive\n"));
-                }
-                if let Some(key) = opts.password {
-                    config.push_str(&format!(" neighbor {us} password {key}\n"));
-                }
-                if let Some((keepalive, hold)) = opts.timers {
-                    config.push_str(&format!(" neighbor {us} timers {keepalive} {hold}\n"));
-                }
-                if us.is_ipv6() {
-                    config.push_str(&format!(" address-family ipv6 unicast\n  neighbor {us} activate\n exit-address-family\n"));
-                }
-                PeerDaemon::Frr(Frr::start(&link.peer, dir, "frr", &config))
-            }
-            Daemon::GoBgp => {
-                let mut config = GoBgp::global(peer_asn, PEER_ID);
-                config.push_str(&GoBgp::neighbor(&us.to_string(), our_asn, opts.passive));
-                if let Some((keepalive, hold)) = opts.timers {
-                    config = config
-                        .replace("hold-time = 9", &format!("hold-time = {hold}"))
-                        .replace(
-                            "keepalive-interval = 3",
-                            &format!("keepalive-interval = {keepalive}"),
-                        );
-                }
-                PeerDaemon::GoBgp(GoBgp::start(&link.peer, dir, "gobgp", &config))
-            }
-        }
-    }
-
-    /// Their view of the session with us: `Ok` when Established.
-    fn established(&self, us: IpAddr) -> Result<(), String> {
-        let state = match self {
-            PeerDaemon::Bird(bird) => bird.protocol("margay").map(|p| p.info),
-            PeerDaemon::Frr(frr) => frr.neighbor_state(&us.to_string()),
-            PeerDaemon::GoBgp(gobgp) => gobgp.neighbor_state(&us.to_string()),
-        };
-        match state {
-            Some(s) if s.eq_ignore_ascii_case("established") || s.starts_with("Established") => {
-                Ok(())
-            }
-            other => Err(format!("peer daemon sees {other:?}")),
-        }
-    }
 }
 
 fn our_peer(
@@ -233,7 +99,7 @@ fn establish(daemon: Daemon, kind: Kind, family: Family, initiator: Initiator) {
             90,
         );
         let (manager, _events) = start_manager(&link, peer);
-        let status = wait_until_async(DEADLINE, "both sides Established", || {
+        let status = wait_until_async(DEADLINE, "both sides Established", async || {
             let ours = ours_established(&manager, link.peer_addr)?;
             theirs.established(link.us_addr)?;
             Ok(ours)
@@ -325,7 +191,7 @@ fn simultaneous_connects_with_bird_leave_one_session() {
     link.us.block_on(async {
         let peer = our_peer(&link, OUR_ASN, EBGP_PEER_ASN, false, None, 90);
         let (manager, _events) = start_manager(&link, peer);
-        wait_until_async(DEADLINE, "one session on one connection", || {
+        wait_until_async(DEADLINE, "one session on one connection", async || {
             ours_established(&manager, link.peer_addr)?;
             theirs.established(link.us_addr)?;
             let sockets = link.us.exec(&[

@@ -113,6 +113,22 @@ no bgp network import-check\n timers bgp 3 9\n"
         run(&["vtysh", "--vty_socket", &socket_dir, "-c", command])
     }
 
+    /// Applies configuration lines (`configure terminal` first, one `-c` per line).
+    pub fn configure(&self, lines: &[&str]) -> Result<String, CmdError> {
+        let socket_dir = format!("{}/", self.state_dir.display());
+        let mut argv = vec![
+            "vtysh",
+            "--vty_socket",
+            &socket_dir,
+            "-c",
+            "configure terminal",
+        ];
+        for line in lines {
+            argv.extend(["-c", line]);
+        }
+        run(&argv)
+    }
+
     /// Runs a vtysh command that prints JSON and parses it.
     pub fn json(&self, command: &str) -> serde_json::Value {
         let out = self.vtysh(command).unwrap_or_else(|e| panic!("{e}"));

@@ -147,20 +147,44 @@ impl Netns {
 }
 
 impl Netns {
-    /// Runs `future` to completion on a single-threaded tokio runtime inside this namespace
-    /// (netlink sockets, BGP sessions and listeners opened by it live in the namespace).
-    pub fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: std::future::Future + Send,
-        F::Output: Send,
-    {
-        self.run_in(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("building a tokio runtime")
-                .block_on(future)
-        })
+    /// Runs `future` to completion on a single-threaded tokio runtime inside this namespace:
+    /// sockets the future opens (netlink, BGP sessions, listeners) live in the namespace. The
+    /// calling thread enters the namespace for the duration and returns to its own after, even
+    /// if the future panics; the future need not be `Send`.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        let _inside = self.enter_current_thread();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("building a tokio runtime")
+            .block_on(future)
+    }
+
+    /// Moves the calling thread into this namespace until the guard drops.
+    fn enter_current_thread(&self) -> ThreadNetnsGuard {
+        let own =
+            std::fs::File::open("/proc/thread-self/ns/net").expect("opening this thread's netns");
+        let path = Path::new(NETNS_DIR).join(&self.name);
+        let target = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        nix::sched::setns(&target, nix::sched::CloneFlags::CLONE_NEWNET)
+            .unwrap_or_else(|e| panic!("entering {}: {e}", path.display()));
+        ThreadNetnsGuard { own }
+    }
+}
+
+/// Returns the thread to the namespace it came from.
+struct ThreadNetnsGuard {
+    own: std::fs::File,
+}
+
+impl Drop for ThreadNetnsGuard {
+    fn drop(&mut self) {
+        if let Err(e) = nix::sched::setns(&self.own, nix::sched::CloneFlags::CLONE_NEWNET) {
+            // Staying in a test namespace would misplace everything this thread does next.
+            eprintln!("could not return the thread to its network namespace: {e}");
+            std::process::abort();
+        }
     }
 }
 

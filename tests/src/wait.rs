@@ -29,16 +29,17 @@ pub fn wait_until<T>(timeout: Duration, what: &str, probe: impl FnMut() -> Resul
     })
 }
 
-/// [`wait_until`] for async code: polls `probe` between tokio sleeps, so the tasks the test
-/// waits on keep running on the same runtime.
+/// [`wait_until`] for async code: the probe is an async closure (it may await, e.g. a query
+/// to a task on the same runtime), and the polling sleeps are tokio sleeps, so the tasks the
+/// test waits on keep running.
 pub async fn wait_until_async<T>(
     timeout: Duration,
     what: &str,
-    mut probe: impl FnMut() -> Result<T, String>,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
 ) -> T {
     let deadline = Instant::now() + timeout;
     loop {
-        match probe() {
+        match probe().await {
             Ok(value) => return value,
             Err(state) if Instant::now() >= deadline => {
                 panic!("timed out after {timeout:?} waiting for {what}; last state seen:\n{state}")

@@ -63,6 +63,19 @@ impl SessionManager {
         Ok((manager, rx))
     }
 
+    /// Sessions without a listener: every peer must be active (we connect).
+    pub fn without_listener() -> (Self, mpsc::UnboundedReceiver<PeerEvent>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let manager = SessionManager {
+            listener: None,
+            accept_task: None,
+            routes: Routes::default(),
+            peers: HashMap::new(),
+            events,
+        };
+        (manager, rx)
+    }
+
     /// The listening address.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
@@ -113,6 +126,16 @@ impl SessionManager {
             .get(&peer)
             .ok_or(SessionError::UnknownPeer(peer))?;
         handle.command(PeerCommand::Send(messages));
+        Ok(())
+    }
+
+    /// Sends a command to a peer's task.
+    pub fn command(&self, peer: IpAddr, command: PeerCommand) -> Result<(), SessionError> {
+        let handle = self
+            .peers
+            .get(&peer)
+            .ok_or(SessionError::UnknownPeer(peer))?;
+        handle.command(command);
         Ok(())
     }
 

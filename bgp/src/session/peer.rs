@@ -98,6 +98,15 @@ pub enum PeerCommand {
     /// Close the connection without a NOTIFICATION and stop the task (a planned restart with
     /// graceful restart: the peer keeps our routes, RFC 4724 §4).
     Abandon,
+    /// Stop the session with Cease / `subcode` (event 8, e.g. RFC 4486 "Maximum Number of
+    /// Prefixes Reached") and start it again after `restart_after`, or only when the peer is
+    /// configured anew when `None`.
+    AutomaticStop {
+        /// The Cease subcode.
+        subcode: crate::wire::CeaseSubcode,
+        /// When to try again.
+        restart_after: Option<std::time::Duration>,
+    },
 }
 
 /// A peer's session as the speaker's API shows it.
@@ -173,6 +182,7 @@ pub fn spawn_peer(config: PeerConfig, events: mpsc::UnboundedSender<PeerEvent>) 
         connecting: None,
         main: Attempt::new(&config),
         other: None,
+        restart_at: None,
         config,
     };
     let task = tokio::spawn(driver.run(command_rx));
@@ -267,6 +277,8 @@ struct Driver {
     main: Attempt,
     /// A second connection during a collision.
     other: Option<Attempt>,
+    /// When to start again after an automatic stop.
+    restart_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -302,18 +314,21 @@ impl Driver {
         self.config.address
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<PeerCommand>) {
-        let start = if self.config.passive {
+    fn start_event(&self) -> Event {
+        if self.config.passive {
             Event::ManualStartWithPassiveTcpEstablishment
         } else {
             Event::ManualStart
-        };
-        if self.feed(Which::Main, start) {
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<PeerCommand>) {
+        if self.feed(Which::Main, self.start_event()) {
             return;
         }
         loop {
             let deadline = earliest(
-                self.main.fsm.next_deadline(),
+                earliest(self.main.fsm.next_deadline(), self.restart_at),
                 self.other.as_ref().and_then(|o| o.fsm.next_deadline()),
             );
             let mut main = Some(&mut self.main);
@@ -354,6 +369,11 @@ impl Driver {
 
     fn on_timeout(&mut self) -> bool {
         let now = Instant::now();
+        if self.restart_at.is_some_and(|at| at <= now) {
+            self.restart_at = None;
+            tracing::info!(peer = %self.config.address, "restarting after an automatic stop");
+            return self.feed(Which::Main, self.start_event());
+        }
         let main_actions = self.main.fsm.handle_timeout(now);
         if self.execute(Which::Main, main_actions) {
             return true;
@@ -384,6 +404,14 @@ impl Driver {
                 self.feed(Which::Main, Event::ManualStop { communication });
                 self.close_all();
                 true
+            }
+            Some(PeerCommand::AutomaticStop {
+                subcode,
+                restart_after,
+            }) => {
+                let stop = self.feed(Which::Main, Event::AutomaticStop { subcode });
+                self.restart_at = restart_after.map(|after| Instant::now() + after);
+                stop
             }
             Some(PeerCommand::Abandon) => {
                 // No NOTIFICATION: the TCP connection just closes (RFC 4724 §4).
