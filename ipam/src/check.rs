@@ -304,9 +304,11 @@ impl<S: Store> Ipam<S> {
                 }
                 let key = self.keys.handle(handle);
                 let stored = snap.handles.get(handle.as_str());
-                if stored.is_some_and(|(r, _)| *r == truth)
-                    || (stored.is_none() && truth.is_empty())
-                {
+                let up_to_date = match stored {
+                    Some((record, _)) => *record == truth && !truth.is_empty(),
+                    None => truth.is_empty(),
+                };
+                if up_to_date {
                     continue;
                 }
                 let mut compares: Vec<Compare> = snap
