@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use collision::{Survivor, resolve_collision, takes_part};
 pub use negotiate::{Negotiated, check_open};
-pub use session::Session;
+pub use session::{Session, Timer};
 
 use crate::wire::{Capability, Notification, Open, PeerType};
 

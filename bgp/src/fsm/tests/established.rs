@@ -253,3 +253,34 @@ fn a_two_octet_peer_is_matched_on_my_autonomous_system() {
         "AS_TRANS without the capability is AS 23456"
     );
 }
+
+#[test]
+fn established_tcp_failure_brings_the_session_down() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::Established, &clock);
+    let actions = s.handle(Event::TcpConnectionFails, clock.at(1.0));
+    assert!(actions.contains(&Action::SessionDown));
+    assert_eq!(notification(&actions), None);
+    assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 1));
+}
+
+#[test]
+fn established_collision_dump_sends_cease_collision_resolution() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::Established, &clock);
+    let actions = s.handle(Event::OpenCollisionDump, clock.at(1.0));
+    assert_eq!(notification(&actions), Some((6, 7)));
+    assert!(actions.contains(&Action::SessionDown));
+}
+
+#[test]
+fn handle_timeout_fires_every_expired_timer_in_deadline_order() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::Established, &clock);
+    // Nothing heard for 9 s: keepalives were due at 3 and 6 (only one fires per call, as a
+    // keepalive restarts its own timer at `now`), then the hold timer closes the session.
+    let actions = s.handle_timeout(clock.at(9.0));
+    assert_eq!(actions[0], Action::SendKeepalive);
+    assert_eq!(notification(&actions), Some((4, 0)));
+    assert_eq!(s.state(), State::Idle);
+}

@@ -256,3 +256,65 @@ fn open_confirm_tcp_failure_goes_idle() {
     s.handle(Event::TcpConnectionFails, clock.at(1.0));
     assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 1));
 }
+
+#[test]
+fn open_sent_automatic_stop_sends_its_cease_subcode_and_does_not_restart() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::OpenSent, &clock);
+    let actions = s.handle(
+        Event::AutomaticStop {
+            subcode: CeaseSubcode::OutOfResources,
+        },
+        clock.at(1.0),
+    );
+    assert_eq!(notification(&actions), Some((6, 8)));
+    assert_eq!(s.next_deadline(), None);
+}
+
+#[test]
+fn open_sent_open_that_failed_to_decode_sends_its_notification() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::OpenSent, &clock);
+    let n = Notification::bare(ErrorCode::OpenMessage(OpenMessageError::Unspecific));
+    let actions = s.handle(Event::BgpOpenMsgErr(n), clock.at(1.0));
+    assert_eq!(notification(&actions), Some((2, 0)));
+    assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 1));
+}
+
+#[test]
+fn open_confirm_manual_stop_sends_cease_and_resets_the_counter() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::OpenConfirm, &clock);
+    let actions = s.handle(
+        Event::ManualStop {
+            communication: None,
+        },
+        clock.at(1.0),
+    );
+    assert_eq!(notification(&actions), Some((6, 2)));
+    assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 0));
+}
+
+#[test]
+fn open_confirm_notification_goes_idle_without_reply() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::OpenConfirm, &clock);
+    let actions = s.handle(
+        Event::NotifMsg(Notification::bare(ErrorCode::Cease(
+            CeaseSubcode::PeerDeconfigured,
+        ))),
+        clock.at(1.0),
+    );
+    assert_eq!(notification(&actions), None);
+    assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 1));
+}
+
+#[test]
+fn open_confirm_second_open_is_an_fsm_error() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::OpenConfirm, &clock);
+    assert_eq!(
+        notification(&s.handle(Event::BgpOpen(peer_open(9)), clock.at(1.0))),
+        Some((5, 2))
+    );
+}

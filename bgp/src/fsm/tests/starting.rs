@@ -246,3 +246,104 @@ fn active_tcp_failure_counts_and_goes_idle() {
     assert_eq!(s.state(), State::Idle);
     assert_eq!(s.connect_retry_counter(), 1);
 }
+
+#[test]
+fn start_events_are_ignored_once_started() {
+    let clock = Clock::new();
+    for state in [
+        State::Connect,
+        State::Active,
+        State::OpenSent,
+        State::OpenConfirm,
+        State::Established,
+    ] {
+        let mut s = session_in(config(), state, &clock);
+        for e in [
+            Event::ManualStart,
+            Event::AutomaticStart,
+            Event::ManualStartWithPassiveTcpEstablishment,
+        ] {
+            assert!(s.handle(e, clock.at(1.0)).is_empty(), "{state:?}");
+            assert_eq!(s.state(), state);
+        }
+    }
+}
+
+#[test]
+fn connect_automatic_stop_goes_idle_without_restarting() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::Connect, &clock);
+    s.handle(
+        Event::AutomaticStop {
+            subcode: CeaseSubcode::MaximumPrefixesReached,
+        },
+        clock.at(1.0),
+    );
+    assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 1));
+    assert_eq!(s.next_deadline(), None);
+}
+
+#[test]
+fn connect_version_error_during_delay_open_is_not_counted() {
+    let clock = Clock::new();
+    let mut c = config();
+    c.delay_open_time = Some(secs(2));
+    let mut s = session_in(c, State::Connect, &clock);
+    s.handle(Event::TcpCrAcked, clock.at(1.0));
+    let version = Notification::bare(ErrorCode::OpenMessage(
+        OpenMessageError::UnsupportedVersionNumber,
+    ));
+    s.handle(Event::NotifMsg(version), clock.at(1.5));
+    assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 0));
+}
+
+#[test]
+fn active_manual_stop_during_delay_open_sends_cease() {
+    let clock = Clock::new();
+    let mut c = config();
+    c.delay_open_time = Some(secs(2));
+    let mut s = session_in(c, State::Active, &clock);
+    s.handle(Event::TcpConnectionConfirmed, clock.at(1.0));
+    assert_eq!(s.state(), State::Active, "DelayOpen running, no OPEN yet");
+    let actions = s.handle(
+        Event::ManualStop {
+            communication: None,
+        },
+        clock.at(1.5),
+    );
+    assert_eq!(notification(&actions), Some((6, 2)));
+    assert_eq!(s.state(), State::Idle);
+}
+
+#[test]
+fn active_delay_open_expiry_sends_open() {
+    let clock = Clock::new();
+    let mut c = config();
+    c.delay_open_time = Some(secs(2));
+    let mut s = session_in(c, State::Active, &clock);
+    s.handle(Event::TcpConnectionConfirmed, clock.at(1.0));
+    let actions = s.handle_timeout(clock.at(3.0));
+    assert!(matches!(actions[0], Action::SendOpen(_)));
+    assert_eq!(s.state(), State::OpenSent);
+}
+
+#[test]
+fn active_open_during_delay_open_answers_and_goes_open_confirm() {
+    let clock = Clock::new();
+    let mut c = config();
+    c.delay_open_time = Some(secs(2));
+    let mut s = session_in(c, State::Active, &clock);
+    s.handle(Event::TcpConnectionConfirmed, clock.at(1.0));
+    let actions = s.handle(Event::BgpOpen(peer_open(9)), clock.at(1.2));
+    assert!(matches!(actions[0], Action::SendOpen(_)));
+    assert_eq!(actions[1], Action::SendKeepalive);
+    assert_eq!(s.state(), State::OpenConfirm);
+}
+
+#[test]
+fn active_unexpected_message_counts_and_goes_idle() {
+    let clock = Clock::new();
+    let mut s = session_in(config(), State::Active, &clock);
+    s.handle(Event::UpdateMsg, clock.at(1.0));
+    assert_eq!((s.state(), s.connect_retry_counter()), (State::Idle, 1));
+}
