@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use margay_bgp::policy::MaxPrefix;
 use margay_bgp::rib::{Prefix, RouteAttrs};
 use margay_bgp::speaker::{NeighborConfig, SpeakerConfig, SpeakerHandle};
 use margay_bgp::transport::PeerTransport;
@@ -142,4 +143,53 @@ fn ipv4_and_ipv6_routes_both_ways_with_frr() {
 #[test]
 fn ipv4_and_ipv6_routes_both_ways_with_gobgp() {
     exchange_routes(Daemon::GoBgp);
+}
+
+#[test]
+fn max_prefix_exceeded_sends_cease_1_seen_by_bird() {
+    let dir = TestDir::new("max-prefix");
+    let link = link("maxpfx", Family::V4);
+    let opts = PeerOptions {
+        passive: true,
+        originate: vec!["10.61.0.0/24", "10.62.0.0/24", "10.63.0.0/24"],
+        ..Default::default()
+    };
+    let theirs = PeerDaemon::start(Daemon::Bird, &link, &dir, PEER_ASN, OUR_ASN, &opts);
+    let PeerDaemon::Bird(bird, _) = &theirs else {
+        unreachable!()
+    };
+    link.us.block_on(async {
+        let speaker = SpeakerHandle::spawn(SpeakerConfig {
+            local_asn: OUR_ASN,
+            router_id: OUR_ID.parse().unwrap(),
+            listen: None,
+            max_paths: 1,
+            cluster_id: None,
+            always_compare_med: false,
+        })
+        .unwrap();
+        let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
+        neighbor.transport = PeerTransport {
+            local_addr: Some(link.us_addr),
+            ..Default::default()
+        };
+        neighbor.connect_retry = Duration::from_secs(1);
+        neighbor.max_prefix = Some(MaxPrefix::new(2, 50, None).unwrap());
+        speaker.add_neighbor(neighbor).await.unwrap();
+        // RFC 4486 §4: Cease, subcode 1 "Maximum Number of Prefixes Reached".
+        wait_until_async(DEADLINE, "BIRD to receive our Cease/1", async || {
+            let info = bird.protocol("margay").map(|p| p.info).unwrap_or_default();
+            let ours = speaker.sessions().await.map_err(|e| e.to_string())?;
+            let our_error = ours[0].last_error.clone().unwrap_or_default();
+            if info.contains("Maximum number of prefixes reached")
+                && our_error.contains("sent NOTIFICATION 6/1")
+            {
+                Ok(())
+            } else {
+                Err(format!("BIRD: {info:?}; ours: {our_error:?}"))
+            }
+        })
+        .await;
+        speaker.shutdown(false).await.unwrap();
+    });
 }
