@@ -210,4 +210,64 @@ mod tests {
             "ordinal 1 is both free and allocated, or listed twice"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            Allocate(u8),
+            Release(u32),
+        }
+
+        fn steps() -> impl Strategy<Value = Vec<Step>> {
+            prop::collection::vec(
+                prop_oneof![
+                    (0u8..8).prop_map(Step::Allocate),
+                    (0u32..80).prop_map(Step::Release),
+                ],
+                0..300,
+            )
+        }
+
+        proptest! {
+            /// Any sequence of allocations and releases keeps the free list and the
+            /// allocations an exact partition, never hands out a held address, strictly
+            /// increases the sequence on every change, and survives encode/decode.
+            #[test]
+            fn allocate_release_keep_the_block_consistent(prefix in 26u8..=30, steps in steps()) {
+                let cidr: IpNetwork = format!("10.9.0.0/{prefix}").parse().unwrap();
+                let mut block = Block::new(cidr, Some("n"));
+                for step in steps {
+                    let before = block.clone();
+                    match step {
+                        Step::Allocate(h) => match block.allocate(&format!("h{h}")) {
+                            Some((ordinal, sequence)) => {
+                                prop_assert!(!before.allocations.contains_key(&ordinal));
+                                prop_assert_eq!(sequence, before.sequence + 1);
+                                prop_assert!(block.cidr.contains(block.addr(ordinal)));
+                                prop_assert_eq!(block.ordinal_of(block.addr(ordinal)), Some(ordinal));
+                            }
+                            None => {
+                                prop_assert_eq!(before.free_count(), 0);
+                                prop_assert_eq!(&block, &before);
+                            }
+                        },
+                        Step::Release(o) => match block.release(o) {
+                            Some(held) => {
+                                prop_assert_eq!(Some(&held), before.allocations.get(&o));
+                                prop_assert_eq!(block.sequence, before.sequence + 1);
+                                prop_assert_eq!(block.free.back(), Some(&o));
+                            }
+                            None => prop_assert_eq!(&block, &before),
+                        },
+                    }
+                    prop_assert_eq!(block.check_consistency(), Ok(()));
+                    prop_assert_eq!(block.in_use() + block.free_count(), block.size());
+                }
+                prop_assert_eq!(Block::decode(&block.encode()), Ok(block));
+            }
+        }
+    }
 }

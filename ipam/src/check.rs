@@ -404,3 +404,98 @@ impl<S: Store> Ipam<S> {
         Ok(outcome)
     }
 }
+
+impl std::fmt::Display for CheckReport {
+    /// The `margayctl ipam check` report: one line per finding, or `clean`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_clean() {
+            return writeln!(f, "clean (revision {})", self.revision);
+        }
+        for l in &self.leaked {
+            writeln!(
+                f,
+                "leaked address {} in {} held by dead handle {} (sequence {})",
+                l.addr, l.block, l.handle, l.sequence
+            )?;
+        }
+        for m in &self.handle_mismatches {
+            let block = if m.block.is_empty() {
+                "(none)"
+            } else {
+                m.block.as_str()
+            };
+            writeln!(
+                f,
+                "handle {} records {} address(es) in block {block}, the block holds {}",
+                m.handle, m.recorded, m.actual
+            )?;
+        }
+        for o in &self.orphan_affinities {
+            match &o.block_owner {
+                Some(owner) => writeln!(
+                    f,
+                    "{} affinity of node {} for {} whose block belongs to {owner}",
+                    o.state, o.node, o.block
+                )?,
+                None => writeln!(
+                    f,
+                    "{} affinity of node {} for {} without a block",
+                    o.state, o.node, o.block
+                )?,
+            }
+        }
+        for u in &self.unconfirmed_blocks {
+            writeln!(
+                f,
+                "block {} of node {} ({} in use) has affinity {}",
+                u.block,
+                u.node.as_deref().unwrap_or("(none)"),
+                u.in_use,
+                u.affinity_state.as_deref().unwrap_or("(absent)")
+            )?;
+        }
+        for c in &self.corrupt {
+            writeln!(f, "corrupt value at {}: {}", c.key, c.reason)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_lines_name_each_finding() {
+        let report = CheckReport {
+            revision: 7,
+            leaked: vec![LeakedAddress {
+                addr: "10.0.0.5".parse().unwrap(),
+                block: "10.0.0.0/26".parse().unwrap(),
+                handle: "pod-1".into(),
+                sequence: 9,
+            }],
+            orphan_affinities: vec![OrphanAffinity {
+                node: "node-z".into(),
+                block: "10.0.0.64/26".parse().unwrap(),
+                state: "pending".into(),
+                block_owner: None,
+                mod_revision: 3,
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            report.to_string(),
+            "leaked address 10.0.0.5 in 10.0.0.0/26 held by dead handle pod-1 (sequence 9)\n\
+             pending affinity of node node-z for 10.0.0.64/26 without a block\n"
+        );
+        assert_eq!(
+            CheckReport {
+                revision: 3,
+                ..Default::default()
+            }
+            .to_string(),
+            "clean (revision 3)\n"
+        );
+    }
+}

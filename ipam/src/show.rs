@@ -86,3 +86,83 @@ impl<S: Store> Ipam<S> {
         Ok(usage)
     }
 }
+
+impl std::fmt::Display for Usage {
+    /// The `margayctl ipam show` table: one line per pool, its blocks indented below.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{:<28} {:<16} {:>22} {:>10} {:>22}",
+            "CIDR", "NODE", "TOTAL", "IN USE", "FREE"
+        )?;
+        let blocks = |f: &mut std::fmt::Formatter<'_>, blocks: &[BlockUsage]| {
+            for b in blocks {
+                writeln!(
+                    f,
+                    "  {:<26} {:<16} {:>22} {:>10} {:>22}",
+                    b.cidr.to_string(),
+                    b.affinity.as_deref().unwrap_or("-"),
+                    b.total,
+                    b.in_use,
+                    b.free
+                )?;
+            }
+            Ok(())
+        };
+        for pool in &self.pools {
+            writeln!(
+                f,
+                "{:<28} {:<16} {:>22} {:>10} {:>22}",
+                pool.cidr.to_string(),
+                "",
+                pool.total,
+                pool.in_use,
+                pool.free
+            )?;
+            blocks(f, &pool.blocks)?;
+        }
+        if !self.outside_pools.is_empty() {
+            writeln!(f, "blocks outside every pool:")?;
+            blocks(f, &self.outside_pools)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_lists_pools_then_their_blocks() {
+        let usage = Usage {
+            pools: vec![PoolUsage {
+                cidr: "10.0.0.0/24".parse().unwrap(),
+                total: 256,
+                in_use: 3,
+                free: 253,
+                blocks: vec![BlockUsage {
+                    cidr: "10.0.0.64/26".parse().unwrap(),
+                    affinity: Some("node-a".into()),
+                    total: 64,
+                    in_use: 3,
+                    free: 61,
+                }],
+            }],
+            outside_pools: vec![],
+        };
+        let text = usage.to_string();
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                vec!["CIDR", "NODE", "TOTAL", "IN", "USE", "FREE"],
+                vec!["10.0.0.0/24", "256", "3", "253"],
+                vec!["10.0.0.64/26", "node-a", "64", "3", "61"],
+            ]
+        );
+    }
+}
