@@ -109,7 +109,7 @@ fn row(label: &str, runs: &[Run], wall: Duration) {
     let release_txns: u64 = runs.iter().map(|r| r.release_txns).sum();
     let release_reads: u64 = runs.iter().map(|r| r.release_reads).sum();
     println!(
-        "| {label:<12} | {n:>5} | {:>6.2} | {:>7.0} | {:>9.3} | {:>10.3} | {conflicts:>9} | {:>16.3} | {steady_max:>10} | {:>11.1} | {:>12.2} | {:>13.2} |",
+        "| {label:<12} | {n:>5} | {:>6.2} | {:>7.0} | {:>9.3} | {:>10.3} | {conflicts:>9} | {:>16.3} | {steady_max:>10} | {:>11.1}% | {:>12.2} | {:>13.2} |",
         wall.as_secs_f64(),
         n as f64 / wall.as_secs_f64(),
         txns as f64 / n as f64,
@@ -143,10 +143,10 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "| allocators   | addrs | wall s | addrs/s | txns/addr | reads/addr | conflicts | steady txns/addr | steady max | steady % of | release txns | release reads |"
+        "| allocators   | addrs | wall s | addrs/s | txns/addr | reads/addr | conflicts | steady txns/addr | steady max | steady share | release txns | release reads |"
     );
     println!(
-        "|--------------|-------|--------|---------|-----------|------------|-----------|------------------|------------|-------------|--------------|---------------|"
+        "|--------------|-------|--------|---------|-----------|------------|-----------|------------------|------------|--------------|--------------|---------------|"
     );
     let (runs, wall) =
         scenario(&endpoint, 1, per_allocator.unwrap_or(2000), "10.50.0.0/16").await?;
