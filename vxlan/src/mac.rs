@@ -1,11 +1,13 @@
 //! The VTEP's MAC address, derived from the node name so that every node computes the same
 //! MAC for a given peer without asking it (DESIGN §4).
 //!
-//! Derivation: the 64-bit FNV-1a hash of the UTF-8 node name (a fixed, documented function, so
-//! the result never changes between builds or Rust releases), its first six bytes, with the
-//! first octet's *locally administered* bit (0x02) set and its *group* bit (0x01) cleared
-//! (IEEE 802 §8.2.2: an individual, locally administered address that can never collide with a
-//! vendor-assigned one).
+//! Derivation: the 64-bit FNV-1a hash of the UTF-8 node name, passed through MurmurHash3's
+//! 64-bit finalizer (`fmix64`, so that names differing in one character differ in every
+//! byte; FNV alone barely changes its high bytes for a different last character), big-endian,
+//! first six bytes, with the first octet's *locally administered* bit (0x02) set and its
+//! *group* bit (0x01) cleared (IEEE 802 §8.2.2: an individual, locally administered address
+//! that never collides with a vendor-assigned one). Both functions are fixed and documented,
+//! so the result never changes between builds or Rust releases.
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,7 +31,7 @@ impl Mac {
         let hash = name.bytes().fold(FNV_OFFSET, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
         });
-        let b = hash.to_be_bytes();
+        let b = fmix64(hash).to_be_bytes();
         Mac([(b[0] | 0x02) & !0x01, b[1], b[2], b[3], b[4], b[5]])
     }
 
@@ -47,6 +49,15 @@ impl Mac {
     pub fn is_unicast(&self) -> bool {
         self.0[0] & 0x01 == 0
     }
+}
+
+/// MurmurHash3's 64-bit finalizer: every input bit flips each output bit with ~1/2 chance.
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
 }
 
 impl fmt::Display for Mac {
@@ -93,11 +104,20 @@ mod tests {
 
     #[test]
     fn derived_mac_is_stable_known_value() {
-        // FNV-1a 64 of "node-a" is 0xe6971cc22078cb53 (computed independently in Python);
-        // pinned so a change of the function (which would re-key every VTEP in a fleet) fails.
+        // fmix64(FNV-1a 64("node-a")) = fmix64(0xe6971cc22078cb53) = 0x48e86629c152a3f3
+        // (computed independently in Python); pinned so a change of the function (which
+        // would re-key every VTEP in a fleet) fails here.
         let mac = Mac::from_node_name("node-a");
         assert_eq!(mac, Mac::from_node_name("node-a"));
-        assert_eq!(mac.to_string(), "e6:97:1c:c2:20:78");
+        assert_eq!(mac.to_string(), "4a:e8:66:29:c1:52");
+        assert_eq!(
+            Mac::from_node_name("node-1").to_string(),
+            "92:dd:3f:4c:04:e1"
+        );
+        assert_eq!(
+            Mac::from_node_name("node-2").to_string(),
+            "32:38:e5:c6:e8:32"
+        );
     }
 
     #[test]
