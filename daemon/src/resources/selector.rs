@@ -460,4 +460,93 @@ mod tests {
             "expected a quoted label value, found the end at column 9 of \"rack == \""
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["rack", "zone", "edge", "margay.io/role"])
+                .prop_map(str::to_owned)
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["r1", "r2", "a", ""]).prop_map(str::to_owned)
+        }
+
+        /// Expressions with their source text (every binary operand parenthesised, so the
+        /// text has one reading whatever the precedence).
+        fn expr() -> impl Strategy<Value = (Expr, String)> {
+            let leaf = prop_oneof![
+                Just((Expr::All, "all()".to_owned())),
+                key().prop_map(|k| (Expr::Has(k.clone()), format!("has({k})"))),
+                (key(), value())
+                    .prop_map(|(k, v)| (Expr::Eq(k.clone(), v.clone()), format!("{k} == '{v}'"))),
+                (key(), value())
+                    .prop_map(|(k, v)| (Expr::Ne(k.clone(), v.clone()), format!("{k} != \"{v}\""))),
+                (key(), prop::collection::btree_set(value(), 0..3)).prop_map(|(k, set)| {
+                    let text = set
+                        .iter()
+                        .map(|v| format!("'{v}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    (Expr::In(k.clone(), set), format!("{k} in {{{text}}}"))
+                }),
+                (key(), prop::collection::btree_set(value(), 0..3)).prop_map(|(k, set)| {
+                    let text = set
+                        .iter()
+                        .map(|v| format!("'{v}'"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    (
+                        Expr::NotIn(k.clone(), set),
+                        format!("{k} not in {{{text}}}"),
+                    )
+                }),
+            ];
+            leaf.prop_recursive(4, 24, 2, |inner| {
+                prop_oneof![
+                    inner
+                        .clone()
+                        .prop_map(|(e, t)| (Expr::Not(Box::new(e)), format!("!({t})"))),
+                    (inner.clone(), inner.clone()).prop_map(|((a, ta), (b, tb))| {
+                        (
+                            Expr::And(Box::new(a), Box::new(b)),
+                            format!("({ta}) && ({tb})"),
+                        )
+                    }),
+                    (inner.clone(), inner).prop_map(|((a, ta), (b, tb))| {
+                        (
+                            Expr::Or(Box::new(a), Box::new(b)),
+                            format!("({ta})||({tb})"),
+                        )
+                    }),
+                ]
+            })
+        }
+
+        fn label_sets() -> impl Strategy<Value = Vec<BTreeMap<String, String>>> {
+            prop::collection::vec(prop::collection::btree_map(key(), value(), 0..4), 1..6)
+        }
+
+        proptest! {
+            /// Printed expressions parse back to the same tree, which selects the same nodes.
+            #[test]
+            fn generated_expressions_parse_back((expr, text) in expr(), nodes in label_sets()) {
+                let parsed = Selector::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(parsed.expr(), &expr);
+                for labels in &nodes {
+                    prop_assert_eq!(parsed.matches(labels), expr.matches(labels));
+                }
+            }
+
+            /// Any input either parses or fails with a column inside the input (or just past it).
+            #[test]
+            fn arbitrary_input_never_panics(source in "[a-z()!&|=' {},.]{0,40}|\\PC{0,40}") {
+                if let Err(e) = Selector::parse(&source) {
+                    prop_assert!(e.column >= 1 && e.column <= source.chars().count() + 1, "{e}");
+                }
+            }
+        }
+    }
 }
