@@ -406,3 +406,24 @@ async fn liveness_key_lives_with_its_holder_and_comes_back_after_lease_loss() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_list_with_a_dead_member_still_serves() {
+    let dir = TestDir::new("kv-endpoints");
+    let etcd = Etcd::start(&dir);
+    // A port nothing listens on: bind, note it, close.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let store = EtcdStore::connect(&EtcdConfig::new([dead, etcd.endpoint()]))
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let key = format!("/margay/v1/probe/{i}");
+        put(&store, &key, "x")
+            .await
+            .unwrap_or_else(|e| panic!("request {i} failed with one live endpoint: {e}"));
+    }
+    assert_eq!(store.list("/margay/v1/probe/").await.unwrap().kvs.len(), 20);
+}

@@ -3,6 +3,8 @@
 //! connect timeouts. Transport failures map to [`StoreError::Unavailable`] so callers retry.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_client::{
@@ -80,16 +82,29 @@ pub enum ConnectError {
 }
 
 /// A [`Store`] on etcd.
+///
+/// One client per endpoint, connected on first use; requests go to the current endpoint and
+/// move on to the next when the connection cannot even be opened (the request never left,
+/// so any request — reads and guarded writes alike — can safely go elsewhere). A request that
+/// reached a server and failed is not repeated here: that is the caller's decision
+/// ([`StoreError::Unavailable`] is transient).
 #[derive(Clone)]
 pub struct EtcdStore {
-    client: Client,
-    endpoints: String,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    endpoints: Vec<String>,
+    options: ConnectOptions,
+    clients: Mutex<Vec<Option<Client>>>,
+    current: AtomicUsize,
 }
 
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EtcdStore")
-            .field("endpoints", &self.endpoints)
+            .field("endpoints", &self.shared.endpoints)
+            .field("current", &self.shared.current.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -129,37 +144,130 @@ impl EtcdStore {
                 .with_user(user.clone(), password.clone())
                 .with_auto_token_refresh(true);
         }
-        let client = Client::connect(&config.endpoints, Some(options))
-            .await
-            .map_err(|source| ConnectError::Client {
+        let store = EtcdStore {
+            shared: Arc::new(Shared {
+                endpoints: config.endpoints.clone(),
+                options,
+                clients: Mutex::new(vec![None; config.endpoints.len()]),
+                current: AtomicUsize::new(0),
+            }),
+        };
+        // Log in (when a user is configured) and surface refusals now; an endpoint that is
+        // merely down is not an error here.
+        match store.client().await {
+            Ok(_) => Ok(store),
+            Err(source) if is_transient(&source) => Ok(store),
+            Err(source) => Err(ConnectError::Client {
                 endpoints: config.endpoints.join(","),
                 source,
-            })?;
-        Ok(EtcdStore {
-            client,
-            endpoints: config.endpoints.join(","),
-        })
+            }),
+        }
     }
 
-    /// The underlying client (for leases and maintenance).
-    pub fn client(&self) -> Client {
-        self.client.clone()
+    /// The client of the current endpoint (connected on first use), for leases and
+    /// maintenance calls.
+    pub async fn client(&self) -> Result<Client, etcd_client::Error> {
+        let index = self.shared.current.load(Ordering::Relaxed) % self.shared.endpoints.len();
+        self.client_at(index).await
     }
+
+    async fn client_at(&self, index: usize) -> Result<Client, etcd_client::Error> {
+        if let Some(client) = self.lock_clients()[index].clone() {
+            return Ok(client);
+        }
+        let endpoint = &self.shared.endpoints[index];
+        let client = Client::connect([endpoint], Some(self.shared.options.clone())).await?;
+        self.lock_clients()[index] = Some(client.clone());
+        Ok(client)
+    }
+
+    fn lock_clients(&self) -> std::sync::MutexGuard<'_, Vec<Option<Client>>> {
+        self.shared
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `call` on the current endpoint, moving to the next ones while connections cannot
+    /// be opened.
+    pub async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, StoreError>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let count = self.shared.endpoints.len();
+        let first = self.shared.current.load(Ordering::Relaxed);
+        let mut last = None;
+        for step in 0..count {
+            let index = (first + step) % count;
+            let outcome = match self.client_at(index).await {
+                Ok(client) => call(client).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(e) if never_reached_a_server(&e) => {
+                    tracing::debug!(endpoint = %self.shared.endpoints[index], error = %e, "etcd endpoint unreachable; trying the next");
+                    last = Some(e);
+                }
+                other => {
+                    if step > 0 {
+                        self.shared.current.store(index, Ordering::Relaxed);
+                    }
+                    return other.map_err(map_error);
+                }
+            }
+        }
+        self.shared
+            .current
+            .store((first + 1) % count, Ordering::Relaxed);
+        Err(map_error(last.expect("at least one endpoint was tried")))
+    }
+}
+
+/// Whether the request failed before any server saw it (the TCP connection was refused or
+/// could not be made), so sending it elsewhere cannot apply it twice.
+fn never_reached_a_server(error: &etcd_client::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = match error {
+        etcd_client::Error::GRpcStatus(status) => Some(status),
+        etcd_client::Error::TransportError(e) => Some(e),
+        etcd_client::Error::IoError(e) => Some(e),
+        _ => None,
+    };
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
+fn is_transient(error: &etcd_client::Error) -> bool {
+    map_error_ref(error)
 }
 
 /// gRPC status codes (grpc/doc/statuscodes.md) that mean "try again": Cancelled, Unknown,
 /// DeadlineExceeded, Aborted, Internal, Unavailable.
 const TRANSIENT_GRPC_CODES: [i32; 6] = [1, 2, 4, 10, 13, 14];
 
-/// Maps an etcd-client error: transport trouble is transient, the rest is a refusal.
-pub fn map_error(error: etcd_client::Error) -> StoreError {
+fn map_error_ref(error: &etcd_client::Error) -> bool {
     use etcd_client::Error as E;
-    let transient = match &error {
+    match error {
         E::GRpcStatus(status) => TRANSIENT_GRPC_CODES.contains(&i32::from(status.code())),
         E::TransportError(_) | E::IoError(_) | E::WatchError(_) | E::LeaseKeepAliveError(_) => true,
         _ => false,
-    };
-    if transient {
+    }
+}
+
+/// Maps an etcd-client error: transport trouble is transient, the rest is a refusal.
+pub fn map_error(error: etcd_client::Error) -> StoreError {
+    if map_error_ref(&error) {
         StoreError::Unavailable(error.to_string())
     } else {
         StoreError::Refused(error.to_string())
@@ -186,11 +294,11 @@ impl EtcdStore {
             options = options.with_keys_only();
         }
         let response = self
-            .client
-            .clone()
-            .get(prefix, Some(options))
-            .await
-            .map_err(map_error)?;
+            .call(|mut c| {
+                let options = options.clone();
+                async move { c.get(prefix, Some(options)).await }
+            })
+            .await?;
         Ok(Listing {
             revision: header_revision(response.header()),
             kvs: response.kvs().iter().map(convert).collect(),
@@ -201,11 +309,8 @@ impl EtcdStore {
 impl Store for EtcdStore {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
         let response = self
-            .client
-            .clone()
-            .get(key, None)
-            .await
-            .map_err(map_error)?;
+            .call(|mut c| async move { c.get(key, None).await })
+            .await?;
         Ok(response.kvs().first().map(convert))
     }
 
@@ -245,7 +350,12 @@ impl Store for EtcdStore {
             .when(compares)
             .and_then(writes)
             .or_else(reads);
-        let response = self.client.clone().txn(request).await.map_err(map_error)?;
+        let response = self
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.txn(request).await }
+            })
+            .await?;
         if response.succeeded() {
             return Ok(TxnOutcome::Committed {
                 revision: header_revision(response.header()),
@@ -276,11 +386,11 @@ impl Store for EtcdStore {
             options = options.with_start_revision(start_revision);
         }
         let mut stream = self
-            .client
-            .clone()
-            .watch(prefix, Some(options))
-            .await
-            .map_err(map_error)?;
+            .call(|mut c| {
+                let options = options.clone();
+                async move { c.watch(prefix, Some(options)).await }
+            })
+            .await?;
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
         let prefix = prefix.to_owned();
         tokio::spawn(async move {
@@ -328,11 +438,8 @@ impl Store for EtcdStore {
     }
 
     async fn compact(&self, revision: i64) -> Result<(), StoreError> {
-        self.client
-            .clone()
-            .compact(revision, None)
+        self.call(|mut c| async move { c.compact(revision, None).await })
             .await
             .map(|_| ())
-            .map_err(map_error)
     }
 }

@@ -18,7 +18,7 @@ use super::etcd::{EtcdStore, map_error};
 pub struct LivenessKey {
     task: JoinHandle<()>,
     lease: watch::Receiver<Option<i64>>,
-    client: etcd_client::Client,
+    store: EtcdStore,
 }
 
 impl LivenessKey {
@@ -30,12 +30,11 @@ impl LivenessKey {
         value: Vec<u8>,
         ttl: Duration,
     ) -> Result<Self, StoreError> {
-        let client = store.client();
         let ttl_secs = ttl.as_secs().max(1) as i64;
-        let first = grant_and_put(&client, key, &value, ttl_secs).await?;
+        let first = grant_and_put(store, key, &value, ttl_secs).await?;
         let (tx, rx) = watch::channel(Some(first));
         let task = tokio::spawn(keep_alive_loop(
-            client.clone(),
+            store.clone(),
             key.to_owned(),
             value,
             ttl_secs,
@@ -45,7 +44,7 @@ impl LivenessKey {
         Ok(LivenessKey {
             task,
             lease: rx,
-            client,
+            store: store.clone(),
         })
     }
 
@@ -57,12 +56,11 @@ impl LivenessKey {
     /// Stops keeping the key alive and revokes the lease, deleting the key at once.
     pub async fn release(self) -> Result<(), StoreError> {
         self.task.abort();
-        if let Some(id) = *self.lease.borrow() {
-            self.client
-                .clone()
-                .lease_revoke(id)
-                .await
-                .map_err(map_error)?;
+        let lease = *self.lease.borrow();
+        if let Some(id) = lease {
+            self.store
+                .call(|mut c| async move { c.lease_revoke(id).await })
+                .await?;
         }
         Ok(())
     }
@@ -83,30 +81,30 @@ impl Drop for LivenessKey {
 }
 
 async fn grant_and_put(
-    client: &etcd_client::Client,
+    store: &EtcdStore,
     key: &str,
     value: &[u8],
     ttl_secs: i64,
 ) -> Result<i64, StoreError> {
-    let mut client = client.clone();
-    let lease = client
-        .lease_grant(ttl_secs, None)
-        .await
-        .map_err(map_error)?
+    let lease = store
+        .call(|mut c| async move { c.lease_grant(ttl_secs, None).await })
+        .await?
         .id();
-    client
-        .put(
-            key,
-            value.to_vec(),
-            Some(PutOptions::new().with_lease(lease)),
-        )
-        .await
-        .map_err(map_error)?;
+    store
+        .call(|mut c| async move {
+            c.put(
+                key,
+                value.to_vec(),
+                Some(PutOptions::new().with_lease(lease)),
+            )
+            .await
+        })
+        .await?;
     Ok(lease)
 }
 
 async fn keep_alive_loop(
-    client: etcd_client::Client,
+    store: EtcdStore,
     key: String,
     value: Vec<u8>,
     ttl_secs: i64,
@@ -116,12 +114,12 @@ async fn keep_alive_loop(
     let period = Duration::from_millis((ttl_secs as u64 * 1000 / 3).max(200));
     let mut backoff = Backoff::reconnects();
     loop {
-        match keep_alive(&client, lease, period).await {
+        match keep_alive(&store, lease, period).await {
             KeepAliveEnd::Expired => {
                 tracing::warn!(%key, lease, "liveness lease expired; granting a new one");
                 let _ = published.send(None);
                 loop {
-                    match grant_and_put(&client, &key, &value, ttl_secs).await {
+                    match grant_and_put(&store, &key, &value, ttl_secs).await {
                         Ok(id) => {
                             lease = id;
                             let _ = published.send(Some(id));
@@ -148,10 +146,13 @@ enum KeepAliveEnd {
     Broken(StoreError),
 }
 
-async fn keep_alive(client: &etcd_client::Client, lease: i64, period: Duration) -> KeepAliveEnd {
-    let (mut keeper, mut stream) = match client.clone().lease_keep_alive(lease).await {
+async fn keep_alive(store: &EtcdStore, lease: i64, period: Duration) -> KeepAliveEnd {
+    let opened = store
+        .call(|mut c| async move { c.lease_keep_alive(lease).await })
+        .await;
+    let (mut keeper, mut stream) = match opened {
         Ok(pair) => pair,
-        Err(e) => return KeepAliveEnd::Broken(map_error(e)),
+        Err(e) => return KeepAliveEnd::Broken(e),
     };
     loop {
         if let Err(e) = keeper.keep_alive().await {
