@@ -8,20 +8,18 @@
 // crate, so they are built from `Default` field by field.
 #![allow(clippy::field_reassign_with_default)]
 
-use std::net::IpAddr;
-
 use ipnetwork::IpNetwork;
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader,
     NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop,
-    RouteNextHopFlags, RouteProtocol, RouteScope, RouteType,
+    RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop, RouteNextHopFlags,
+    RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use super::route::{FibRoute, NextHop, Target};
+use super::route::{FibRoute, Target};
 
 /// The routes a writer owns: its protocol number, table and metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,92 +222,6 @@ pub fn push_dump(buf: &mut Vec<u8>, v4: bool, own: &Owner, seq: u32) {
     );
 }
 
-/// A route of our table as the kernel reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelRoute {
-    /// Destination.
-    pub dst: IpNetwork,
-    /// Protocol number.
-    pub protocol: u8,
-    /// Metric.
-    pub metric: u32,
-    /// The route, or `None` for what we never write (another type, a device route, ...).
-    pub route: Option<FibRoute>,
-}
-
-fn address(a: &RouteAddress) -> Option<IpAddr> {
-    match a {
-        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
-        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
-        _ => None,
-    }
-}
-
-/// Decodes a kernel route if it is in `table`; `None` for other tables and families.
-pub fn decode_route(msg: &RouteMessage, table: u32) -> Option<KernelRoute> {
-    let h = &msg.header;
-    let mut route_table = u32::from(h.table);
-    let (mut dst_addr, mut gateway, mut oif, mut metric, mut multipath) =
-        (None, None, None, 0, None);
-    for attr in &msg.attributes {
-        match attr {
-            RouteAttribute::Table(t) => route_table = *t,
-            RouteAttribute::Destination(a) => dst_addr = address(a),
-            RouteAttribute::Gateway(a) => gateway = address(a),
-            RouteAttribute::Oif(i) => oif = Some(*i),
-            RouteAttribute::Priority(p) => metric = *p,
-            RouteAttribute::MultiPath(hops) => multipath = Some(hops),
-            _ => {}
-        }
-    }
-    if route_table != table {
-        return None;
-    }
-    let dst_addr = match (dst_addr, h.address_family) {
-        (Some(a), _) => a,
-        (None, AddressFamily::Inet) => IpAddr::V4(0.into()),
-        (None, AddressFamily::Inet6) => IpAddr::V6(0.into()),
-        _ => return None,
-    };
-    let dst = IpNetwork::new(dst_addr, h.destination_prefix_length).ok()?;
-    let route = match (h.kind, gateway, multipath) {
-        (RouteType::BlackHole, _, _) => Some(FibRoute::blackhole(dst)),
-        (RouteType::Unicast, Some(gateway), None) => Some(FibRoute::via(
-            dst,
-            vec![NextHop {
-                gateway,
-                oif,
-                onlink: h.flags.contains(RouteFlags::Onlink),
-            }],
-        )),
-        (RouteType::Unicast, None, Some(hops)) => {
-            let hops: Option<Vec<NextHop>> = hops
-                .iter()
-                .map(|nh| {
-                    let gateway = nh.attributes.iter().find_map(|a| match a {
-                        RouteAttribute::Gateway(g) => address(g),
-                        _ => None,
-                    })?;
-                    let oif = (nh.interface_index != 0).then_some(nh.interface_index);
-                    Some(NextHop {
-                        gateway,
-                        oif,
-                        onlink: nh.flags.contains(RouteNextHopFlags::Onlink),
-                    })
-                })
-                .collect();
-            hops.map(|hops| FibRoute::via(dst, hops))
-        }
-        _ => None,
-    };
-    Some(KernelRoute {
-        dst,
-        protocol: u8::from(h.protocol),
-        metric,
-        route,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use netlink_packet_core::{NLMSG_NOOP, NetlinkBuffer};
@@ -321,59 +233,6 @@ mod tests {
         table: 254,
         metric: 0,
     };
-
-    fn hop(gw: &str, oif: Option<u32>, onlink: bool) -> NextHop {
-        NextHop {
-            gateway: gw.parse().unwrap(),
-            oif,
-            onlink,
-        }
-    }
-
-    fn round_trip(route: &FibRoute) -> KernelRoute {
-        let mut buf = Vec::new();
-        push_op(&mut buf, &Op::Replace(route.clone()), 9, &OWN);
-        let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf).unwrap();
-        assert_eq!(msg.header.sequence_number, 9);
-        assert_eq!(
-            msg.header.flags,
-            NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
-        );
-        match msg.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => {
-                decode_route(&m, 254).unwrap()
-            }
-            other => panic!("not a NewRoute: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn encode_decode_round_trip_of_every_target() {
-        let v4: IpNetwork = "10.244.2.0/26".parse().unwrap();
-        let v6: IpNetwork = "fd00:244::/80".parse().unwrap();
-        let routes = [
-            FibRoute::blackhole(v4),
-            FibRoute::via(v4, vec![hop("172.18.1.11", Some(2), false)]),
-            FibRoute::via(v4, vec![hop("10.244.2.0", Some(7), true)]),
-            FibRoute::via(
-                v4,
-                vec![
-                    hop("172.18.1.1", Some(2), false),
-                    hop("172.18.1.2", Some(3), false),
-                ],
-            ),
-            FibRoute::via(v6, vec![hop("fd00::1", Some(2), false)]),
-        ];
-        for route in routes {
-            let k = round_trip(&route);
-            assert_eq!(
-                (k.protocol, k.metric),
-                (77, OWN.metric_for(&route.dst)),
-                "{route:?}"
-            );
-            assert_eq!(k.route.as_ref(), Some(&route));
-        }
-    }
 
     #[test]
     fn delete_names_our_protocol_and_metric_and_create_is_exclusive() {
@@ -408,15 +267,5 @@ mod tests {
                 (3, NLM_F_REQUEST | NLM_F_ACK, NLMSG_NOOP)
             ]
         );
-    }
-
-    #[test]
-    fn decode_skips_other_tables_and_marks_foreign_shapes() {
-        let dst: IpNetwork = "10.1.0.0/16".parse().unwrap();
-        let mut msg = route_message(&FibRoute::blackhole(dst), &OWN);
-        assert!(decode_route(&msg, 100).is_none());
-        msg.header.kind = RouteType::Unreachable;
-        let k = decode_route(&msg, 254).unwrap();
-        assert_eq!(k.route, None, "an unreachable route is nothing we write");
     }
 }

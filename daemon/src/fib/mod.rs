@@ -1,7 +1,8 @@
 //! `daemon::fib`: the only writer of margay's kernel routes (DESIGN §4).
 //!
 //! - [`route`]: routes as data, built from the route decision.
-//! - [`codec`]: `RTM_NEWROUTE`/`RTM_DELROUTE`/dump messages (pure).
+//! - [`codec`]: `RTM_NEWROUTE`/`RTM_DELROUTE`/dump requests (pure, on netlink-packet-route).
+//! - [`wire`]: what the kernel sends back — headers, errors, routes — read from the bytes.
 //! - [`plan`]: list-diff-apply against the kernel view (pure).
 //! - [`transport`]: many messages per send on a raw netlink socket, errors by sequence number.
 //! - [`writer`]: the task owning the sockets: requests, notifications, periodic resync.
@@ -17,6 +18,7 @@ pub mod plan;
 pub mod protocol;
 pub mod route;
 pub mod transport;
+pub mod wire;
 mod writer;
 
 pub use error::{FibError, RouteFailure, errno};

@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use ipnetwork::IpNetwork;
 
-use super::codec::{KernelRoute, Op, Owner};
+use super::codec::{Op, Owner};
 use super::route::FibRoute;
+use super::wire::KernelRoute;
 
 /// What a kernel route event meant for us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,12 +8,12 @@
 //! says the batch is done and every error of it has arrived. If the receive queue overflowed
 //! (`ENOBUFS`), errors may be lost: the outcome says so and a fresh barrier ends the wait.
 
-use netlink_packet_core::{NLM_F_DUMP_INTR, NetlinkBuffer, NetlinkMessage, NetlinkPayload};
-use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_core::NLM_F_DUMP_INTR;
 use netlink_sys::{AsyncSocket, AsyncSocketExt, TokioSocket, protocols::NETLINK_ROUTE};
 
-use super::codec::{KernelRoute, Op, Owner, decode_route, push_barrier, push_dump, push_op};
+use super::codec::{Op, Owner, push_barrier, push_dump, push_op};
 use super::error::{FibError, errno};
+use super::wire::{KernelRoute, NLMSG_DONE, RTM_NEWROUTE, decode_route, raw_messages};
 
 /// Receive buffer size: larger than any datagram the kernel builds for a dump (32 KiB).
 const RX_BUF: usize = 256 * 1024;
@@ -54,26 +54,6 @@ pub fn open_socket() -> Result<TokioSocket, FibError> {
         .set_rx_buf_sz(SO_RCVBUF)
         .map_err(sock_err("SO_RCVBUF"))?;
     Ok(socket)
-}
-
-/// Splits a datagram into netlink messages.
-pub fn for_each_message(
-    buf: &[u8],
-    mut f: impl FnMut(NetlinkMessage<RouteNetlinkMessage>) -> Result<(), FibError>,
-) -> Result<(), FibError> {
-    let mut off = 0;
-    while buf.len() - off >= 16 {
-        let len = NetlinkBuffer::new_checked(&buf[off..])
-            .map_err(|e| FibError::Decode(e.to_string()))?
-            .length() as usize;
-        let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len])
-            .map_err(|e| {
-                FibError::Decode(format!("{e} in {:02x?}", &buf[off..off + len.min(64)]))
-            })?;
-        f(msg)?;
-        off += len.next_multiple_of(4);
-    }
-    Ok(())
 }
 
 impl std::fmt::Debug for Transport {
@@ -178,21 +158,18 @@ impl Transport {
                 Err(e) => return Err(FibError::Recv(e)),
             }
             let mut done = false;
-            let rx = std::mem::take(&mut self.rx);
-            let parsed = for_each_message(&rx, |msg| {
-                if let NetlinkPayload::Error(err) = msg.payload {
-                    let seq = msg.header.sequence_number;
-                    let index = seq.wrapping_sub(base) as usize;
-                    if seq == barrier {
-                        done = true;
-                    } else if let (Some(code), true) = (err.code, index < n) {
-                        outcome.errors.push((first_index + index, -code.get()));
-                    }
+            for msg in raw_messages(&self.rx) {
+                let msg = msg.map_err(FibError::Decode)?;
+                let Some(code) = msg.error_code() else {
+                    continue;
+                };
+                let index = msg.seq.wrapping_sub(base) as usize;
+                if msg.seq == barrier {
+                    done = true;
+                } else if code != 0 && index < n {
+                    outcome.errors.push((first_index + index, code));
                 }
-                Ok(())
-            });
-            self.rx = rx;
-            parsed?;
+            }
             if done {
                 return Ok(());
             }
@@ -229,35 +206,28 @@ impl Transport {
         let (mut routes, mut interrupted, mut done) = (Vec::new(), false, false);
         while !done {
             self.recv().await.map_err(FibError::Recv)?;
-            let rx = std::mem::take(&mut self.rx);
-            let parsed = for_each_message(&rx, |msg| {
-                if msg.header.sequence_number != seq {
-                    return Ok(());
+            for msg in raw_messages(&self.rx) {
+                let msg = msg.map_err(FibError::Decode)?;
+                if msg.seq != seq {
+                    continue;
                 }
-                interrupted |= msg.header.flags & NLM_F_DUMP_INTR != 0;
-                match msg.payload {
-                    NetlinkPayload::Done(_) => done = true,
-                    NetlinkPayload::Error(e) => {
-                        return Err(FibError::Dump {
-                            family,
-                            source: std::io::Error::from_raw_os_error(-e.raw_code()),
-                        });
-                    }
-                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => {
+                interrupted |= msg.flags & NLM_F_DUMP_INTR != 0;
+                if let Some(code) = msg.error_code() {
+                    let source = std::io::Error::from_raw_os_error(code);
+                    return Err(FibError::Dump { family, source });
+                }
+                match msg.kind {
+                    NLMSG_DONE => done = true,
+                    RTM_NEWROUTE => {
                         // The kernel filters by protocol; the check stays for kernels without
                         // strict dump checking.
-                        if let Some(k) =
-                            decode_route(&m, own.table).filter(|k| k.protocol == own.protocol)
-                        {
-                            routes.push(k);
-                        }
+                        let decoded =
+                            decode_route(msg.payload, own.table).map_err(FibError::Decode)?;
+                        routes.extend(decoded.filter(|k| k.protocol == own.protocol));
                     }
                     _ => {}
                 }
-                Ok(())
-            });
-            self.rx = rx;
-            parsed?;
+            }
         }
         Ok((routes, interrupted))
     }

@@ -22,19 +22,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnetwork::IpNetwork;
-use netlink_packet_core::NetlinkPayload;
-use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{AsyncSocket, AsyncSocketExt, TokioSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::codec::{Op, Owner, decode_route};
+use super::codec::{Op, Owner};
 use super::error::{FibError, RouteFailure, errno};
 use super::plan::{KernelView, Observed, plan_all, plan_key};
 use super::protocol::{PROTOCOL, RT_PROTOS_DIR, register_protocol};
 use super::route::FibRoute;
-use super::transport::{Transport, for_each_message, open_socket};
+use super::transport::{Transport, open_socket};
+use super::wire::{RTM_DELROUTE, RTM_NEWROUTE, decode_route, raw_messages};
 
 /// `RTNLGRP_IPV4_ROUTE` (`linux/rtnetlink.h`).
 const RTNLGRP_IPV4_ROUTE: u32 = 7;
@@ -419,15 +418,16 @@ impl State {
     /// Takes in one datagram of notifications; returns the destinations to look at again.
     fn observe(&mut self, buf: &[u8], dirty: &mut HashSet<IpNetwork>) -> Result<(), FibError> {
         let own = self.own;
-        for_each_message(buf, |msg| {
-            let (new, m) = match msg.payload {
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => (true, m),
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => (false, m),
-                _ => return Ok(()),
+        for msg in raw_messages(buf) {
+            let msg = msg.map_err(FibError::Decode)?;
+            let new = match msg.kind {
+                RTM_NEWROUTE => true,
+                RTM_DELROUTE => false,
+                _ => continue,
             };
             self.stats.notifications += 1;
-            let Some(k) = decode_route(&m, own.table) else {
-                return Ok(());
+            let Some(k) = decode_route(msg.payload, own.table).map_err(FibError::Decode)? else {
+                continue;
             };
             let dst = k.dst;
             let seen = if new {
@@ -449,8 +449,8 @@ impl State {
                 }
                 Observed::Foreign => {}
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// Restores or corrects the routes behind `dirty` destinations.
