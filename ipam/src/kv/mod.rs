@@ -200,15 +200,3 @@ pub trait Store: Send + Sync + 'static {
     /// Discards history before `revision`.
     fn compact(&self, revision: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
-
-/// The end of a prefix range: the prefix with its last byte incremented (etcd's convention).
-pub fn prefix_end(prefix: &str) -> Vec<u8> {
-    let mut end = prefix.as_bytes().to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
