@@ -150,6 +150,21 @@ fn run(rib: &mut Rib, feeder: PeerId, monitor: Option<PeerId>, feed: &[Update]) 
     sent
 }
 
+/// User + system CPU seconds of this process (`/proc/self/stat` utime + stime, 100 Hz
+/// ticks): robust to other load on the machine, unlike wall time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: usize = statm
@@ -168,9 +183,9 @@ fn measure(n: usize, with_monitor: bool) {
     let updates = feed(n);
     let (heap0, rss0) = (counting::live_bytes(), rss_bytes());
     let (mut rib, feeder, monitor) = rib(with_monitor);
-    let start = Instant::now();
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
     run(&mut rib, feeder, monitor, &updates);
-    let elapsed = start.elapsed();
+    let (elapsed, cpu) = (start.elapsed(), cpu_seconds() - cpu0);
     let heap = counting::live_bytes().saturating_sub(heap0);
     let rss = rss_bytes().saturating_sub(rss0);
     let what = if with_monitor {
@@ -179,7 +194,7 @@ fn measure(n: usize, with_monitor: bool) {
         "Adj-RIB-In + Loc-RIB"
     };
     println!(
-        "rib memory n={n} [{what}]: heap {:.1} MB = {:.1} B/prefix, RSS delta {:.1} MB = {:.1} B/prefix, attribute sets {}, one run {:.3} s",
+        "rib memory n={n} [{what}]: heap {:.1} MB = {:.1} B/prefix, RSS delta {:.1} MB = {:.1} B/prefix, attribute sets {}, one run {:.3} s wall, {cpu:.2} s CPU",
         heap as f64 / 1e6,
         heap as f64 / n as f64,
         rss as f64 / 1e6,

@@ -1,4 +1,4 @@
-//! A fast keyed hasher for the prefix tables.
+//! A fast keyed hasher for the prefix tables (and the RIB's other small-key maps).
 //!
 //! The default SipHash costs more than the rest of a table insert for 5-octet keys. This
 //! multiply-rotate hasher with a murmur3 finaliser is several times cheaper; its key is drawn

@@ -3,6 +3,7 @@
 //! the peer the Adj-RIB-Out"), and Loc-RIB changes for the subscriber.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry as Slot;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use crate::wire::{AfiSafi, NextHop, SessionContext, Update};
 
 use super::attrs::RouteAttrs;
 use super::export::{Receiver, Sender, Speaker, advertise};
+use super::hasher::PrefixHashBuilder;
 use super::intern::AttrTable;
 use super::pack;
 use super::peer::{Peer, PeerId};
@@ -151,14 +153,14 @@ fn self_next_hop<P: RibPrefix>(peer: &Peer) -> Option<NextHop> {
 /// Announcements grouped by interned attribute set (keyed by its address, which the held
 /// `Arc` keeps valid), withdrawals apart.
 struct Outgoing<P> {
-    groups: HashMap<usize, (Arc<RouteAttrs>, Vec<P>)>,
+    groups: HashMap<usize, (Arc<RouteAttrs>, Vec<P>), PrefixHashBuilder>,
     withdrawn: Vec<P>,
 }
 
 impl<P: RibPrefix> Outgoing<P> {
     fn new() -> Self {
         Outgoing {
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             withdrawn: Vec::new(),
         }
     }
@@ -243,7 +245,7 @@ fn export_family<P: RibPrefix>(
     };
     let per_prefix = peer.config.export.depends_on_prefix();
     // Export of one attribute set from one sender, when no prefix condition makes it vary.
-    let mut memo: HashMap<(usize, PeerId), Exported> = HashMap::new();
+    let mut memo: HashMap<(usize, PeerId), Exported, PrefixHashBuilder> = HashMap::default();
     let mut outgoing = Outgoing::new();
     for prefix in work {
         let desired = entries.get(&prefix).and_then(Entry::best).and_then(|best| {
@@ -259,17 +261,22 @@ fn export_family<P: RibPrefix>(
             memo.insert(key, (Arc::clone(best.1), exported.clone()));
             exported
         });
-        match (desired, state.adj_out.get(&prefix)) {
-            (Some(new), Some(sent)) if Arc::ptr_eq(&new, sent) => {}
-            (Some(new), _) => {
-                outgoing.announce(prefix, &new);
-                state.adj_out.insert(prefix, new);
+        match (desired, state.adj_out.entry(prefix)) {
+            (Some(new), Slot::Occupied(mut sent)) => {
+                if !Arc::ptr_eq(&new, sent.get()) {
+                    outgoing.announce(prefix, &new);
+                    sent.insert(new);
+                }
             }
-            (None, Some(_)) => {
-                state.adj_out.remove(&prefix);
+            (Some(new), Slot::Vacant(slot)) => {
+                outgoing.announce(prefix, &new);
+                slot.insert(new);
+            }
+            (None, Slot::Occupied(sent)) => {
+                sent.remove();
                 outgoing.withdrawn.push(prefix);
             }
-            (None, None) => {}
+            (None, Slot::Vacant(_)) => {}
         }
     }
     for prefix in outgoing.pack(&session.context, out) {
