@@ -14,6 +14,7 @@
 
 pub mod codec;
 mod error;
+pub mod hash;
 pub mod plan;
 pub mod protocol;
 pub mod route;

@@ -1,11 +1,12 @@
 //! List-diff-apply, the pure part: the kernel's routes of our protocol as we last saw them,
 //! and the operations that turn them into the desired set. Equal routes cost no message.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use ipnetwork::IpNetwork;
 
 use super::codec::{Op, Owner};
+use super::hash::RouteMap;
 use super::route::FibRoute;
 use super::wire::KernelRoute;
 
@@ -26,7 +27,7 @@ pub enum Observed {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct KernelView {
     /// Our routes at our metric, by destination (`None`: a shape we never write).
-    pub routes: HashMap<IpNetwork, Option<FibRoute>>,
+    pub routes: RouteMap<Option<FibRoute>>,
     /// Our routes at another metric: always swept.
     pub strays: HashSet<(IpNetwork, u32)>,
 }
@@ -84,7 +85,7 @@ impl KernelView {
 /// The operation (if any) that makes the kernel's route for `dst` what `desired` says.
 pub fn plan_key(
     dst: IpNetwork,
-    desired: &HashMap<IpNetwork, FibRoute>,
+    desired: &RouteMap<FibRoute>,
     kernel: &KernelView,
     own: &Owner,
 ) -> Option<Op> {
@@ -100,27 +101,33 @@ pub fn plan_key(
     }
 }
 
-/// Every operation between the kernel and the desired set: creates and replaces first (in
-/// destination order), then deletes of what is not desired, then the strays.
-pub fn plan_all(
-    desired: &HashMap<IpNetwork, FibRoute>,
-    kernel: &KernelView,
-    own: &Owner,
-) -> Vec<Op> {
-    let mut ops: Vec<Op> = desired
-        .keys()
-        .filter_map(|dst| plan_key(*dst, desired, kernel, own))
-        .collect();
-    ops.extend(
-        kernel
+/// Every operation between the kernel and the desired set: creates and replaces first, then
+/// deletes of what is not desired, then the strays. One lookup per desired route; the pass
+/// over the kernel's routes is skipped when every one of them matched a desired route.
+pub fn plan_all(desired: &RouteMap<FibRoute>, kernel: &KernelView, own: &Owner) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let mut present = 0;
+    for (dst, want) in desired {
+        match kernel.routes.get(dst) {
+            None => ops.push(Op::Create(want.clone())),
+            Some(have) => {
+                present += 1;
+                if !have.as_ref().is_some_and(|have| want.satisfied_by(have)) {
+                    ops.push(Op::Replace(want.clone()));
+                }
+            }
+        }
+    }
+    if present < kernel.routes.len() {
+        let unwanted = kernel
             .routes
             .keys()
-            .filter(|dst| !desired.contains_key(dst))
-            .map(|dst| Op::Delete {
-                dst: *dst,
-                metric: own.metric_for(dst),
-            }),
-    );
+            .filter(|dst| !desired.contains_key(dst));
+        ops.extend(unwanted.map(|dst| Op::Delete {
+            dst: *dst,
+            metric: own.metric_for(dst),
+        }));
+    }
     ops.extend(kernel.strays.iter().map(|(dst, metric)| Op::Delete {
         dst: *dst,
         metric: *metric,
@@ -165,12 +172,13 @@ mod tests {
 
     #[test]
     fn plan_creates_replaces_deletes_and_leaves_equal_routes_alone() {
-        let desired: HashMap<_, _> = [
+        let desired: RouteMap<_> = [
             (net("10.0.1.0/26"), via("10.0.1.0/26", "172.18.1.1")),
             (net("10.0.2.0/26"), via("10.0.2.0/26", "172.18.1.2")),
             (net("10.0.3.0/26"), FibRoute::blackhole(net("10.0.3.0/26"))),
         ]
-        .into();
+        .into_iter()
+        .collect();
         let mut view = KernelView::default();
         view.observe_new(
             kernel("10.0.1.0/26", 77, 0, Some(via("10.0.1.0/26", "172.18.1.1"))),
@@ -235,7 +243,7 @@ mod tests {
             view.observe_new(kernel("fd00::/64", 77, 1024, None), &own),
             Observed::Ours
         );
-        let ops = plan_all(&HashMap::new(), &view, &own);
+        let ops = plan_all(&RouteMap::default(), &view, &own);
         assert_eq!(
             ops,
             [Op::Delete {

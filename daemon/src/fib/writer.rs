@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 
 use super::codec::{Op, Owner};
 use super::error::{FibError, RouteFailure, errno};
+use super::hash::RouteMap;
 use super::plan::{KernelView, Observed, plan_all, plan_key};
 use super::protocol::{PROTOCOL, RT_PROTOS_DIR, register_protocol};
 use super::route::FibRoute;
@@ -184,7 +185,7 @@ impl FibWriter {
         let mut transport = Transport::open(config.batch)?;
         let mut state = State {
             own,
-            desired: HashMap::new(),
+            desired: RouteMap::default(),
             authoritative: false,
             kernel: KernelView::default(),
             conflicts: HashSet::new(),
@@ -243,7 +244,7 @@ impl FibHandle {
 
 struct State {
     own: Owner,
-    desired: HashMap<IpNetwork, FibRoute>,
+    desired: RouteMap<FibRoute>,
     /// Whether `desired` is complete (after the first `set_all`): only then is anything swept.
     authoritative: bool,
     kernel: KernelView,
@@ -256,6 +257,7 @@ impl State {
     async fn reload(&mut self, transport: &mut Transport) -> Result<(), FibError> {
         let routes = transport.dump(&self.own).await?;
         self.kernel = KernelView::default();
+        self.kernel.routes.reserve(routes.len());
         for k in routes {
             self.kernel.observe_new(k, &self.own);
         }
