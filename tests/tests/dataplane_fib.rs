@@ -196,3 +196,51 @@ fn kernel_refusal_is_reported_per_route_and_the_rest_lands() {
         "{routes}"
     );
 }
+
+#[test]
+fn ipv6_routes_ecmp_and_blackhole_are_written_and_repaired() {
+    let (ns, peer) = host("fib6");
+    ns.addr_add("eth0", "fd00:1::1/64");
+    peer.addr_add("eth0", "fd00:1::2/64");
+    peer.addr_add("eth0", "fd00:1::3/64");
+    let dst: IpNetwork = net("fd00:244:0:2::/64");
+    let routes = vec![
+        FibRoute::blackhole(net("fd00:244:0:1::/64")),
+        FibRoute::via(
+            dst,
+            vec![hop("fd00:1::2", None, false), hop("fd00:1::3", None, false)],
+        ),
+    ];
+    ns.run_in(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let writer = rt.block_on(FibWriter::start(config())).unwrap();
+        let report = rt.block_on(writer.handle.set_all(routes.clone())).unwrap();
+        assert_eq!((report.created, report.failed.len()), (2, 0), "{report:?}");
+        let shown = ns.ip("-6 route show proto 77");
+        assert!(shown.contains("blackhole fd00:244:0:1::/64"), "{shown}");
+        assert!(
+            shown.contains("nexthop via fd00:1::2 dev eth0")
+                && shown.contains("nexthop via fd00:1::3 dev eth0"),
+            "{shown}"
+        );
+        let resync = rt.block_on(writer.handle.resync()).unwrap();
+        assert_eq!(
+            (resync.messages, resync.unchanged),
+            (0, 2),
+            "the kernel's IPv6 routes read back equal: {resync:?}"
+        );
+        ns.ip("-6 route del fd00:244:0:1::/64");
+        wait_until(Duration::from_secs(5), "IPv6 route restored", || {
+            let shown = ns.ip("-6 route show proto 77");
+            if shown.contains("blackhole fd00:244:0:1::/64") {
+                Ok(())
+            } else {
+                Err(shown)
+            }
+        });
+    });
+}
