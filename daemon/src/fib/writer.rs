@@ -386,12 +386,12 @@ impl State {
             .filter_map(|dst| plan_key(*dst, &self.desired, &self.kernel, &self.own))
             .collect();
         let mut report = self.apply(ops, transport).await?;
-        report.unchanged = keys.len()
-            - report.created
-            - report.replaced
-            - report.deleted
-            - report.conflicts.len()
-            - report.failed.len();
+        let touched = report.created
+            + report.replaced
+            + report.deleted
+            + report.conflicts.len()
+            + report.failed.len();
+        report.unchanged = keys.len().saturating_sub(touched);
         Ok(report)
     }
 
