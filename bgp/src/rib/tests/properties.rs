@@ -133,3 +133,88 @@ proptest! {
         );
     }
 }
+
+/// One step of an export scenario: an upstream announces or withdraws, or the downstream
+/// session is polled with a budget.
+#[derive(Debug, Clone)]
+enum Step {
+    Announce(Announcement),
+    Withdraw { peer: usize, prefix: u8 },
+    Poll(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => announcement().prop_map(Step::Announce),
+        1 => (0..4usize, 0..6u8).prop_map(|(peer, prefix)| Step::Withdraw { peer, prefix }),
+        1 => (1..5usize).prop_map(Step::Poll),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the interleaving of changes and bounded polls, the routes the downstream
+    /// peer ends up holding (applying our UPDATEs in order) are exactly our Adj-RIB-Out and
+    /// exactly the eBGP export of each Loc-RIB best path (RFC 4271 §9.2: "the Adj-RIBs-Out
+    /// ... contain the routes for advertisement"); End-of-RIB comes once.
+    #[test]
+    fn downstream_view_equals_adj_rib_out_and_loc_rib_export(
+        steps in proptest::collection::vec(step(), 0..40),
+    ) {
+        let mut rib = rib();
+        let ids: Vec<PeerId> = (0..4)
+            .map(|i| {
+                let asn = [65001, 65001, 65002, LOCAL_AS][i];
+                peer(&mut rib, &format!("192.0.2.{}", i + 1), asn)
+            })
+            .collect();
+        let downstream = peer(&mut rib, "198.51.100.1", 65009);
+        let mut view: std::collections::BTreeMap<String, RouteAttrs> = Default::default();
+        let mut end_of_rib = 0;
+        let mut apply = |updates: Vec<Update>, view: &mut std::collections::BTreeMap<String, RouteAttrs>| {
+            for u in &updates {
+                if u.as_end_of_rib().is_some() {
+                    end_of_rib += 1;
+                }
+            }
+            for p in withdrawn(&updates) {
+                view.remove(&p);
+            }
+            for (p, a) in announced(&updates) {
+                view.insert(p, a);
+            }
+        };
+        for s in &steps {
+            match s {
+                Step::Announce(a) => {
+                    rib.ingest(ids[a.peer], &update_for(a)).expect("ingest");
+                }
+                Step::Withdraw { peer, prefix } => {
+                    rib.ingest(ids[*peer], &withdraw(&[&format!("10.0.{prefix}.0/24")]))
+                        .expect("ingest");
+                }
+                Step::Poll(budget) => {
+                    let updates = rib.poll_updates(downstream, *budget).expect("up");
+                    apply(updates, &mut view);
+                }
+            }
+        }
+        apply(drain_updates(&mut rib, downstream), &mut view);
+        for i in 0..6u8 {
+            let p = format!("10.0.{i}.0/24");
+            let held = view.get(&p);
+            let adj_out = rib.adj_rib_out(downstream, prefix(&p)).expect("peer");
+            prop_assert_eq!(held, adj_out.as_deref(), "{} downstream vs Adj-RIB-Out", p);
+            let change = rib.lookup(prefix(&p));
+            let expected = change.best().map(|best| {
+                let mut path = vec![LOCAL_AS];
+                path.extend(best.attrs.as_path.segments.iter().flat_map(|s| s.asns.clone()));
+                path
+            });
+            let sent = held.map(|a| a.as_path.segments.iter().flat_map(|s| s.asns.clone()).collect::<Vec<u32>>());
+            prop_assert_eq!(sent, expected, "{} sent vs Loc-RIB best", p);
+        }
+        prop_assert_eq!(end_of_rib, 2, "End-of-RIB once per family");
+    }
+}
