@@ -146,7 +146,7 @@ impl Rib {
         Ok(report)
     }
 
-    fn check_max_prefix(&mut self, id: PeerId, report: &mut IngestReport) {
+    pub(crate) fn check_max_prefix(&mut self, id: PeerId, report: &mut IngestReport) {
         let counts = [
             (AfiSafi::IPV4_UNICAST, self.v4.received_len(id)),
             (AfiSafi::IPV6_UNICAST, self.v6.received_len(id)),

@@ -42,7 +42,7 @@ mod table;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use crate::policy::Policy;
+use crate::policy::{MaxPrefixEvent, Policy};
 use crate::wire::{AfiSafi, FamilySet, Ipv4Prefix, Ipv6Prefix, PeerType};
 
 pub use attrs::{DEFAULT_LOCAL_PREF, OpaqueAttribute, RouteAttrs};
@@ -103,6 +103,10 @@ pub enum RibError {
         "UPDATE from {peer} carries ADD-PATH path identifiers (RFC 7911), which the RIB does not store; do not negotiate ADD-PATH receive"
     )]
     AddPathNotSupported { peer: PeerId },
+    #[error(
+        "{peer} ({address}): address and AS are session-level; remove and add the peer to change them"
+    )]
+    SessionLevelChange { peer: PeerId, address: IpAddr },
 }
 
 /// The configured peers, indexed by [`PeerId`] (slot 0 is [`PeerId::LOCAL`]).
@@ -338,6 +342,60 @@ impl Rib {
             self.restart_export(id, families, false);
         }
         Ok(())
+    }
+
+    /// Applies a changed peer configuration without a session reset: policies, next-hop
+    /// mode and addresses, reflector-client status and max-prefix are RIB-level, so import is
+    /// re-run over the Adj-RIB-In and export re-evaluated (for every peer when the
+    /// reflector-client status changed, as reflection to the others depends on it). The
+    /// address and AS are session-level: changing them is refused here (remove and add the
+    /// peer). Returns the max-prefix events the new limit gives for the routes held.
+    pub fn reconfigure_peer(
+        &mut self,
+        id: PeerId,
+        config: PeerConfig,
+    ) -> Result<Vec<MaxPrefixEvent>, RibError> {
+        let clients_before = self.peers.clients;
+        let peer = self.peers.get_mut(id).ok_or(RibError::UnknownPeer(id))?;
+        if (peer.config.address, peer.config.remote_asn) != (config.address, config.remote_asn) {
+            return Err(RibError::SessionLevelChange {
+                peer: id,
+                address: peer.config.address,
+            });
+        }
+        let was_client = peer.config.route_reflector_client && peer.kind == PeerType::Internal;
+        let is_client = config.route_reflector_client && peer.kind == PeerType::Internal;
+        peer.config = config;
+        let families = peer.session.as_ref().map(|s| s.families);
+        match (was_client, is_client) {
+            (false, true) => self.peers.clients += 1,
+            (true, false) => self.peers.clients -= 1,
+            _ => {}
+        }
+        let mut report = IngestReport::default();
+        if (clients_before == 0) != (self.peers.clients == 0) && self.config.cluster_id.is_none() {
+            // A cluster id appeared or went: the CLUSTER_LIST loop check and reflection
+            // change for every peer.
+            let up: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.is_up())
+                .map(|(id, _)| id)
+                .collect();
+            up.into_iter().for_each(|peer| self.reimport(peer));
+            self.refresh_all_exports();
+        } else if let Some(families) = families {
+            self.reimport(id);
+            if was_client != is_client {
+                self.refresh_all_exports();
+            } else {
+                self.restart_export(id, families, false);
+            }
+        }
+        if families.is_some() {
+            self.check_max_prefix(id, &mut report);
+        }
+        Ok(report.max_prefix)
     }
 
     /// A session reached Established: its export starts with the whole Loc-RIB, then

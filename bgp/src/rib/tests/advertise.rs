@@ -377,3 +377,34 @@ fn two_octet_peer_gets_as_trans_and_as4_path_rfc6793_4_2_2() {
     let bytes = crate::wire::Message::Update(update.clone()).to_bytes(&SessionContext::default());
     assert!(bytes.is_ok(), "{bytes:?}");
 }
+
+#[test]
+fn reconfiguring_a_peer_applies_without_reset_and_refuses_session_level_changes() {
+    let mut rib = rib();
+    let a = peer(&mut rib, "10.0.0.2", LOCAL_AS);
+    let b = peer(&mut rib, "10.0.0.3", LOCAL_AS);
+    rib.ingest(a, &announce(&["10.1.0.0/24"], "10.0.0.2", &[], vec![]))
+        .expect("ingest");
+    assert_eq!(sent(&mut rib, b), None, "RFC 4271 §9.2: no iBGP to iBGP");
+    let mut config = rib.peer_config(b).expect("peer").clone();
+    config.route_reflector_client = true;
+    assert_eq!(rib.reconfigure_peer(b, config.clone()), Ok(vec![]));
+    let out = sent(&mut rib, b).expect("RFC 4456 §6: reflected to the new client");
+    assert_eq!(out.originator_id, Some(v4("10.0.0.2")));
+    assert_eq!(
+        out.cluster_list,
+        vec![ROUTER_ID],
+        "cluster id defaults to the router id"
+    );
+    config.route_reflector_client = false;
+    rib.reconfigure_peer(b, config.clone()).expect("peer");
+    assert_eq!(withdrawn(&drain_updates(&mut rib, b)), vec!["10.1.0.0/24"]);
+    config.remote_asn = 65099;
+    assert_eq!(
+        rib.reconfigure_peer(b, config),
+        Err(crate::rib::RibError::SessionLevelChange {
+            peer: b,
+            address: IpAddr::V4(v4("10.0.0.3"))
+        })
+    );
+}

@@ -358,3 +358,33 @@ fn ipv6_routes_arrive_in_mp_reach_nlri_rfc4760_3() {
     assert_eq!(rib.loc_rib_len(AfiSafi::IPV6_UNICAST), 1);
     assert_eq!(best_peer(&rib, "2001:db8:1::/48"), Some(a));
 }
+
+#[test]
+fn lowering_max_prefix_below_the_routes_held_signals_cease_rfc4486() {
+    let mut rib = rib();
+    let a = peer(&mut rib, "192.0.2.1", 65001);
+    rib.ingest(
+        a,
+        &announce(
+            &["10.1.0.0/24", "10.2.0.0/24"],
+            "192.0.2.1",
+            &[65001],
+            vec![],
+        ),
+    )
+    .expect("ingest");
+    let mut config = rib.peer_config(a).expect("peer").clone();
+    config.max_prefix = Some(MaxPrefix::new(1, 75, None).expect("valid"));
+    let events = rib.reconfigure_peer(a, config).expect("same session");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [MaxPrefixEvent::Exceeded {
+                count: 2,
+                limit: 1,
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+}
