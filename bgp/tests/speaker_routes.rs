@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use margay_bgp::policy::MaxPrefix;
 use margay_bgp::rib::{Prefix, RouteAttrs};
-use margay_bgp::speaker::{NeighborConfig, SpeakerConfig, SpeakerHandle};
+use margay_bgp::speaker::{NeighborChange, NeighborConfig, SpeakerConfig, SpeakerHandle};
 use margay_bgp::transport::PeerTransport;
 use margay_tests::{TestDir, wait_until_async};
 
@@ -187,6 +187,76 @@ fn max_prefix_exceeded_sends_cease_1_seen_by_bird() {
                 Ok(())
             } else {
                 Err(format!("BIRD: {info:?}; ours: {our_error:?}"))
+            }
+        })
+        .await;
+        speaker.shutdown(false).await.unwrap();
+    });
+}
+
+#[test]
+fn policy_change_applies_without_reset_and_a_timer_change_resets() {
+    let dir = TestDir::new("reconfigure");
+    let link = link("reconf", Family::V4);
+    let opts = PeerOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let theirs = PeerDaemon::start(Daemon::Bird, &link, &dir, PEER_ASN, OUR_ASN, &opts);
+    link.us.block_on(async {
+        let speaker = SpeakerHandle::spawn(SpeakerConfig {
+            local_asn: OUR_ASN,
+            router_id: OUR_ID.parse().unwrap(),
+            listen: None,
+            max_paths: 1,
+            cluster_id: None,
+            always_compare_med: false,
+        })
+        .unwrap();
+        let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
+        neighbor.transport = PeerTransport { local_addr: Some(link.us_addr), ..Default::default() };
+        neighbor.connect_retry = Duration::from_secs(1);
+        neighbor.families = vec![margay_bgp::wire::AfiSafi::IPV4_UNICAST];
+        speaker.add_neighbor(neighbor.clone()).await.unwrap();
+        for p in ["10.99.0.0/24", "10.98.0.0/24"] {
+            speaker.originate(prefix(p), RouteAttrs::local()).unwrap();
+        }
+        wait_until_async(DEADLINE, "both prefixes at BIRD", async || {
+            if theirs.has_route("10.99.0.0/24") && theirs.has_route("10.98.0.0/24") {
+                Ok(())
+            } else {
+                Err(theirs.describe())
+            }
+        })
+        .await;
+        let up_since = speaker.sessions().await.unwrap()[0].since;
+
+        // Export policy: a routing-level change, applied without touching the session.
+        neighbor.export = serde_json::from_str(
+            r#"{"statements": [{"match": {"prefix_set": [{"prefix": "10.98.0.0/24"}]}, "then": "reject"}], "default": "accept"}"#,
+        )
+        .unwrap();
+        let change = speaker.change_neighbor(neighbor.clone()).await.unwrap();
+        assert_eq!(change, NeighborChange::Routing);
+        wait_until_async(DEADLINE, "10.98.0.0/24 withdrawn from BIRD by policy", async || {
+            if !theirs.has_route("10.98.0.0/24") && theirs.has_route("10.99.0.0/24") {
+                Ok(())
+            } else {
+                Err(theirs.describe())
+            }
+        })
+        .await;
+        let session = &speaker.sessions().await.unwrap()[0];
+        assert_eq!(session.since, up_since, "the session was not reset: {session:?}");
+
+        // Hold time: a session-level change; the session resets and comes back with it.
+        neighbor.hold_time = 30;
+        assert_eq!(speaker.change_neighbor(neighbor).await.unwrap(), NeighborChange::SessionReset);
+        wait_until_async(DEADLINE, "the session back with hold time 30 s", async || {
+            let sessions = speaker.sessions().await.map_err(|e| e.to_string())?;
+            match sessions[0].negotiated.as_ref().map(|n| n.hold_time) {
+                Some(hold) if hold == Duration::from_secs(30) => Ok(()),
+                other => Err(format!("{other:?} {sessions:?}")),
             }
         })
         .await;

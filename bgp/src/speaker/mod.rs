@@ -14,8 +14,8 @@
 //!
 //! Changing a neighbor resets its session only when a session-level value changed (address,
 //! port, AS numbers, timers, families, transport, passive); routing-level changes (policies,
-//! reflection, next hop, max-prefix) are applied in place: import policy re-runs over the
-//! pre-policy Adj-RIB-In and export is re-evaluated, with no reset.
+//! reflection, next hop, max-prefix) are applied in place by `Rib::reconfigure_peer`: import
+//! re-runs over the pre-policy Adj-RIB-In and export is re-evaluated, with no reset.
 
 mod run;
 

@@ -167,7 +167,11 @@ impl Speaker {
                 return;
             }
         };
-        for event in report.max_prefix {
+        self.on_max_prefix(peer, report.max_prefix);
+    }
+
+    fn on_max_prefix(&self, peer: IpAddr, events: Vec<crate::policy::MaxPrefixEvent>) {
+        for event in events {
             match event {
                 crate::policy::MaxPrefixEvent::Warning {
                     family,
@@ -296,20 +300,14 @@ impl Speaker {
         if old == neighbor {
             return Ok(NeighborChange::Unchanged);
         }
-        let session_same = old.session(&self.config) == neighbor.session(&self.config);
-        let only_policies = NeighborConfig {
-            import: neighbor.import.clone(),
-            export: neighbor.export.clone(),
-            ..old.clone()
-        } == neighbor;
-        if session_same && only_policies {
-            // Import re-runs over the pre-policy Adj-RIB-In, export is re-evaluated: no reset.
-            self.rib
-                .set_policies(id, neighbor.import.clone(), neighbor.export.clone())?;
+        if old.session(&self.config) == neighbor.session(&self.config) {
+            // Routing-level only (policies, next hop, reflection, max-prefix): import re-runs
+            // over the pre-policy Adj-RIB-In and export is re-evaluated, no reset.
+            let events = self.rib.reconfigure_peer(id, neighbor.rib())?;
             self.neighbors.insert(address, (neighbor, id));
+            self.on_max_prefix(address, events);
             return Ok(NeighborChange::Routing);
         }
-        // A session-level value (or a routing setting the RIB keys its state on) changed.
         self.remove_neighbor(address).await?;
         self.add_neighbor(neighbor)?;
         Ok(NeighborChange::SessionReset)
