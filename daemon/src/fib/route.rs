@@ -29,7 +29,9 @@ pub enum Target {
     Via(Vec<NextHop>),
 }
 
-/// A route the FIB writer owns.
+/// A route the FIB writer owns. Build it with [`FibRoute::blackhole`] or [`FibRoute::via`]:
+/// they clear the destination's host bits and sort the next hops, so a route compares equal to
+/// what the kernel reports for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FibRoute {
     /// Destination prefix.
@@ -47,11 +49,16 @@ pub struct Devices {
     pub vxlan: u32,
 }
 
+/// `dst` with its host bits cleared (`10.244.1.7/26` → `10.244.1.0/26`), as the kernel keys it.
+pub fn canonical(dst: IpNetwork) -> IpNetwork {
+    IpNetwork::new(dst.network(), dst.prefix()).expect("a network's own prefix length is valid")
+}
+
 impl FibRoute {
     /// A blackhole route.
     pub fn blackhole(dst: IpNetwork) -> FibRoute {
         FibRoute {
-            dst,
+            dst: canonical(dst),
             target: Target::Blackhole,
         }
     }
@@ -61,7 +68,7 @@ impl FibRoute {
         hops.sort();
         hops.dedup();
         FibRoute {
-            dst,
+            dst: canonical(dst),
             target: Target::Via(hops),
         }
     }
