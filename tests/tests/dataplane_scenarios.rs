@@ -561,3 +561,45 @@ fn writer_restart_adopts_sweeps_and_restores() {
     );
     ping_ok(&pods[0], &pods[1]);
 }
+
+#[test]
+fn deleted_vtep_comes_back_with_its_entries_and_routes() {
+    let lan = Lan::new("dp5", 2, "10.0.0.0/24");
+    let specs: Vec<NodeSpec> = (0..2).map(|i| spec(i, lan.addrs[i], 24)).collect();
+    let pods: Vec<Pod> = (0..2)
+        .map(|i| Pod::new(&lan.hosts[i], &pod_ip(i)))
+        .collect();
+    let agents: Vec<Agent> = (0..2)
+        .map(|i| Agent::start(&lan.hosts[i], &specs[i]))
+        .collect();
+    apply_all(&agents, &specs, Encapsulation::Vxlan);
+    let host = &lan.hosts[0];
+    let before = margay_routes(host);
+    assert!(
+        before.contains("10.244.1.0/26 via 10.244.1.0 dev vxlan.margay onlink"),
+        "{before}"
+    );
+    ping_ok(&pods[0], &pods[1]);
+
+    host.ip("link del vxlan.margay");
+    assert!(
+        !margay_routes(host).contains("vxlan.margay"),
+        "the kernel drops the routes with the device"
+    );
+    let (_, report) = agents[0].apply(input_for(&specs, 0, Encapsulation::Vxlan));
+    assert_eq!(report.entries.device, margay_vxlan::DeviceAction::Created);
+    assert_eq!(
+        (
+            report.entries.entries.neigh_set.len(),
+            report.entries.entries.fdb_set.len()
+        ),
+        (1, 1)
+    );
+    assert_eq!(
+        margay_routes(host),
+        before,
+        "routes restored: {:?}",
+        report.routes
+    );
+    ping_ok(&pods[0], &pods[1]);
+}

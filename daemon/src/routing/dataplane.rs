@@ -2,10 +2,11 @@
 //! §4 — neighbour and FDB entries first (for the old and the new peers), then the routes
 //! (one `set_all` on the FIB writer), then the entries of peers that are gone. So a route via
 //! the VTEP never exists before its entries, and entries outlive the routes that use them.
+//! When the VTEP had to be created again, the routes are read back from the kernel too.
 
 use std::collections::BTreeMap;
 
-use margay_vxlan::{ReconcileReport, RemoteVtep, Vtep, VtepError};
+use margay_vxlan::{DeviceAction, ReconcileReport, RemoteVtep, Vtep, VtepError};
 
 use super::output::Decision;
 use crate::fib::{ApplyReport, Devices, FibError, FibHandle, FibRoute};
@@ -81,7 +82,22 @@ impl Dataplane {
             .values()
             .map(|r| FibRoute::from_desired(r, devices))
             .collect();
-        let routes = self.fib.set_all(routes).await?;
+        let mut routes = self.fib.set_all(routes).await?;
+        if matches!(
+            entries.device,
+            DeviceAction::Created | DeviceAction::Recreated(_)
+        ) {
+            // The kernel dropped the routes through the old device without telling anyone
+            // (IPv4 sends no RTM_DELROUTE for routes flushed with their device): read the
+            // table back and restore what is missing.
+            let resync = self.fib.resync().await?;
+            routes.created += resync.created;
+            routes.replaced += resync.replaced;
+            routes.deleted += resync.deleted;
+            routes.failed.extend(resync.failed);
+            routes.messages += resync.messages;
+            routes.sends += resync.sends;
+        }
         let removed_entries = if union.len() != decision.vtep_peers.len() {
             Some(self.vtep.reconcile(&decision.vtep_peers).await?)
         } else {
