@@ -244,3 +244,47 @@ fn ipv6_routes_ecmp_and_blackhole_are_written_and_repaired() {
         });
     });
 }
+
+#[test]
+fn routes_flushed_with_a_link_flap_come_back() {
+    let (ns, _peer) = host("fibl");
+    ns.run_in(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let writer = rt.block_on(FibWriter::start(config())).unwrap();
+        let routes = vec![
+            FibRoute::via(net("10.244.1.0/26"), vec![hop("10.0.0.2", None, false)]),
+            FibRoute::via(net("10.244.2.0/26"), vec![hop("10.0.0.3", None, false)]),
+        ];
+        let report = rt.block_on(writer.handle.set_all(routes)).unwrap();
+        assert_eq!(report.created, 2, "{report:?}");
+        // IPv4 flushes the routes of a device that goes down, without RTM_DELROUTE.
+        ns.ip("link set eth0 down");
+        wait_until(
+            Duration::from_secs(5),
+            "routes flushed by the kernel",
+            || {
+                let r = margay_routes(&ns);
+                if r.is_empty() { Ok(()) } else { Err(r) }
+            },
+        );
+        ns.ip("link set eth0 up");
+        wait_until(
+            Duration::from_secs(10),
+            "routes back after the link came up",
+            || {
+                let r = margay_routes(&ns);
+                if r.contains("10.244.1.0/26 via 10.0.0.2")
+                    && r.contains("10.244.2.0/26 via 10.0.0.3")
+                {
+                    Ok(())
+                } else {
+                    Err(r)
+                }
+            },
+        );
+    });
+}

@@ -73,6 +73,14 @@ impl FibRoute {
         }
     }
 
+    /// The next hops (none for a blackhole).
+    pub fn hops(&self) -> &[NextHop] {
+        match &self.target {
+            Target::Blackhole => &[],
+            Target::Via(hops) => hops,
+        }
+    }
+
     /// The kernel route for a decision.
     pub fn from_desired(route: &DesiredRoute, devices: Devices) -> FibRoute {
         let hop = |gateway, oif, onlink| NextHop {

@@ -24,6 +24,10 @@ pub const NLMSG_DONE: u16 = 3;
 pub const RTM_NEWROUTE: u16 = 24;
 /// `RTM_DELROUTE`.
 pub const RTM_DELROUTE: u16 = 25;
+/// `RTM_NEWLINK`.
+pub const RTM_NEWLINK: u16 = 16;
+/// `RTM_DELLINK`.
+pub const RTM_DELLINK: u16 = 17;
 
 const NLMSG_HDRLEN: usize = 16;
 const RTMSG_LEN: usize = 12;
@@ -122,6 +126,12 @@ fn ip(family: u8, value: &[u8]) -> Option<IpAddr> {
         ))),
         _ => None,
     }
+}
+
+/// The interface index of an `RTM_NEWLINK`/`RTM_DELLINK` body (`ifinfomsg`: family, pad,
+/// type u16, index i32, flags, change).
+pub fn link_index(payload: &[u8]) -> Option<u32> {
+    u32_at(payload, 4)
 }
 
 /// A route of our table as the kernel reports it.

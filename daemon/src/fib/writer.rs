@@ -34,13 +34,20 @@ use super::plan::{KernelView, Observed, plan_all, plan_key};
 use super::protocol::{PROTOCOL, RT_PROTOS_DIR, register_protocol};
 use super::route::FibRoute;
 use super::transport::{Transport, open_socket};
-use super::wire::{RTM_DELROUTE, RTM_NEWROUTE, decode_route, raw_messages};
+use super::wire::{
+    RTM_DELLINK, RTM_DELROUTE, RTM_NEWLINK, RTM_NEWROUTE, decode_route, link_index, raw_messages,
+};
 
-/// `RTNLGRP_IPV4_ROUTE` (`linux/rtnetlink.h`).
+/// `RTNLGRP_LINK` (`linux/rtnetlink.h`).
+const RTNLGRP_LINK: u32 = 1;
+/// `RTNLGRP_IPV4_ROUTE`.
 const RTNLGRP_IPV4_ROUTE: u32 = 7;
 /// `RTNLGRP_IPV6_ROUTE`.
 const RTNLGRP_IPV6_ROUTE: u32 = 11;
 const MONITOR_BUF: usize = 256 * 1024;
+/// First and longest wait before retrying refused routes.
+const RETRY_MIN: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// How the writer runs.
 #[derive(Debug, Clone)]
@@ -173,7 +180,7 @@ impl FibWriter {
             metric: config.metric,
         };
         let monitor = open_socket()?;
-        for group in [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE] {
+        for group in [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE] {
             monitor
                 .socket_ref()
                 .add_membership(group)
@@ -189,6 +196,9 @@ impl FibWriter {
             authoritative: false,
             kernel: KernelView::default(),
             conflicts: HashSet::new(),
+            links: HashSet::new(),
+            retry_at: None,
+            retry_backoff: RETRY_MIN,
             stats: FibStats::default(),
         };
         state.reload(&mut transport).await?;
@@ -250,6 +260,13 @@ struct State {
     kernel: KernelView,
     conflicts: HashSet<IpNetwork>,
     stats: FibStats,
+    /// Interfaces our routes go through. IPv4 flushes the routes of a device that goes down
+    /// without an `RTM_DELROUTE`, so a link event on one of these schedules a resync.
+    links: HashSet<u32>,
+    /// When to resync again after the kernel refused routes (a device down, a gateway not yet
+    /// reachable), and the back-off for the next time.
+    retry_at: Option<tokio::time::Instant>,
+    retry_backoff: Duration,
 }
 
 impl State {
@@ -261,6 +278,13 @@ impl State {
         for k in routes {
             self.kernel.observe_new(k, &self.own);
         }
+        let hops = self
+            .kernel
+            .routes
+            .values()
+            .flatten()
+            .flat_map(FibRoute::hops);
+        self.links.extend(hops.filter_map(|h| h.oif));
         Ok(())
     }
 
@@ -333,7 +357,16 @@ impl State {
             report.messages += again.messages;
             report.sends += again.sends;
         }
+        if !report.failed.is_empty() && self.retry_at.is_none() {
+            self.retry_at = Some(tokio::time::Instant::now() + self.retry_backoff);
+            self.retry_backoff = (self.retry_backoff * 2).min(RETRY_MAX);
+        }
         Ok(report)
+    }
+
+    fn watch_links_of_desired(&mut self) {
+        let hops = self.desired.values().flat_map(FibRoute::hops);
+        self.links.extend(hops.filter_map(|h| h.oif));
     }
 
     async fn set_all(
@@ -342,6 +375,7 @@ impl State {
         transport: &mut Transport,
     ) -> Result<ApplyReport, FibError> {
         self.desired = routes.into_iter().map(|r| (r.dst, r)).collect();
+        self.watch_links_of_desired();
         let sweep = !self.authoritative;
         self.authoritative = true;
         let ops = self.plan_everything();
@@ -371,6 +405,7 @@ impl State {
             match change {
                 FibChange::Upsert(r) => {
                     keys.push(r.dst);
+                    self.links.extend(r.hops().iter().filter_map(|h| h.oif));
                     self.desired.insert(r.dst, r);
                 }
                 FibChange::Remove(dst) => {
@@ -399,6 +434,7 @@ impl State {
         self.reload(transport).await?;
         self.stats.resyncs += 1;
         self.stats.resync_pending = false;
+        self.retry_at = None;
         let ops = self.plan_everything();
         let changed = ops
             .iter()
@@ -406,6 +442,9 @@ impl State {
             .count();
         let mut report = self.apply(ops, transport).await?;
         report.unchanged = self.desired.len().saturating_sub(changed);
+        if report.failed.is_empty() {
+            self.retry_backoff = RETRY_MIN;
+        }
         if report.created + report.replaced + report.deleted > 0 {
             info!(
                 created = report.created,
@@ -425,6 +464,17 @@ impl State {
             let new = match msg.kind {
                 RTM_NEWROUTE => true,
                 RTM_DELROUTE => false,
+                RTM_NEWLINK | RTM_DELLINK => {
+                    let index = link_index(msg.payload);
+                    if let Some(index) = index.filter(|i| self.links.contains(i)) {
+                        debug!(index, "link event on an interface of our routes; resync");
+                        self.stats.resync_pending = true;
+                        if msg.kind == RTM_DELLINK {
+                            self.links.remove(&index);
+                        }
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             self.stats.notifications += 1;
@@ -432,6 +482,10 @@ impl State {
                 continue;
             };
             let dst = k.dst;
+            if new && k.protocol == own.protocol {
+                let hops = k.route.iter().flat_map(FibRoute::hops);
+                self.links.extend(hops.filter_map(|h| h.oif));
+            }
             let seen = if new {
                 self.kernel.observe_new(k, &own)
             } else {
@@ -533,6 +587,7 @@ async fn run(
     ticker.tick().await;
     let mut mbuf: Vec<u8> = Vec::with_capacity(MONITOR_BUF);
     loop {
+        let retry_at = state.retry_at;
         tokio::select! {
             biased;
             request = rx.recv() => {
@@ -567,6 +622,9 @@ async fn run(
                 state.resync(&mut transport).await?;
             }
             _ = ticker.tick() => {
+                state.resync(&mut transport).await?;
+            }
+            _ = tokio::time::sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => {
                 state.resync(&mut transport).await?;
             }
         }
