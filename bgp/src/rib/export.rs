@@ -82,7 +82,7 @@ pub(crate) fn advertise(
             let reflect =
                 sender.config.route_reflector_client || to.peer.config.route_reflector_client;
             let cluster_id = speaker.cluster_id.filter(|_| reflect)?;
-            let sender_id = sender.session.as_ref()?.router_id;
+            let sender_id = sender.router_id()?;
             out.originator_id.get_or_insert(sender_id);
             out.cluster_list.insert(0, cluster_id);
         }

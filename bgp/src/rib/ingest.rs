@@ -31,6 +31,9 @@ pub struct IngestReport {
     pub rejected: usize,
     /// The UPDATE was an End-of-RIB marker for this family (RFC 4724 §2).
     pub end_of_rib: Option<AfiSafi>,
+    /// Stale routes of that family the End-of-RIB withdrew: the peer did not send them
+    /// again after its restart (RFC 4724 §4.2).
+    pub stale_swept: usize,
     /// Max-prefix warnings and the Cease/1 signal (RFC 4486).
     pub max_prefix: Vec<MaxPrefixEvent>,
 }
@@ -86,6 +89,7 @@ impl Rib {
         let mut report = IngestReport::default();
         if let Some(family) = update.as_end_of_rib() {
             report.end_of_rib = Some(family);
+            report.stale_swept = self.sweep_stale(id, Some(family))?;
             return Ok(report);
         }
         let own_next_hop;
@@ -199,6 +203,7 @@ fn apply_family<P: RibPrefix>(
 ) {
     let rank = env.ranker();
     for prefix in routes.withdrawn {
+        table.unmark_stale(id, &prefix);
         if table.set_route(prefix, id, None, &rank) {
             report.withdrawn += 1;
         }
@@ -212,6 +217,8 @@ fn apply_family<P: RibPrefix>(
         // Without prefix conditions the import verdict is the same for the whole UPDATE.
         let mut shared: Option<Option<Arc<RouteAttrs>>> = None;
         for prefix in prefixes {
+            // RFC 4724 §4.2: a route sent again after the restart replaces the stale one.
+            table.unmark_stale(id, &prefix);
             if table
                 .received(id, &prefix)
                 .is_some_and(|r| Arc::ptr_eq(r, &received))

@@ -22,10 +22,11 @@
 //! | `table.rs` | Adj-RIB-In / Loc-RIB / Adj-RIB-Out storage and the change log |
 //! | `decision.rs` | RFC 4271 §9.1.2 ranking and the multipath set |
 //! | `ingest.rs` | UPDATE → Adj-RIB-In → Loc-RIB, loop detection, import policy, max-prefix |
+//! | `restart.rs` | graceful restart, helper side: stale routes (RFC 4724 §4.2) |
 //! | `export.rs`, `pack.rs`, `output.rs` | advertisement rules, UPDATE packing, per-peer output, route refresh, subscriber |
 //!
-//! Not here (see `docs/bgp-rib.md`): ADD-PATH (RFC 7911) paths, graceful restart stale
-//! marking, IGP cost (§9.1.2.2 e), confederations.
+//! Not here (see `docs/bgp-rib.md`): ADD-PATH (RFC 7911) paths, graceful restart as the
+//! restarting speaker (deferral), IGP cost (§9.1.2.2 e), confederations.
 
 mod attrs;
 mod decision;
@@ -37,6 +38,7 @@ mod output;
 mod pack;
 mod peer;
 mod prefix;
+mod restart;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -156,10 +158,7 @@ impl Env<'_> {
                     PeerType::External => SourceKind::External,
                     PeerType::Internal => SourceKind::Internal,
                 },
-                router_id: peer
-                    .session
-                    .as_ref()
-                    .map_or(Ipv4Addr::UNSPECIFIED, |s| s.router_id),
+                router_id: peer.router_id().unwrap_or(Ipv4Addr::UNSPECIFIED),
                 address: peer.config.address,
             },
             None => PathSource {
@@ -251,6 +250,7 @@ impl Rib {
             config,
             kind,
             session: None,
+            restarting_router_id: None,
         };
         if slot == self.peers.slots.len() {
             self.peers.slots.push(Some(peer));
@@ -263,10 +263,10 @@ impl Rib {
         Ok(id)
     }
 
-    /// Removes a peer, purging its routes first if it is up.
+    /// Removes a peer, purging its routes first if it is up or holds stale ones.
     pub fn remove_peer(&mut self, id: PeerId) -> Result<PeerConfig, RibError> {
         let peer = self.peers.get(id).ok_or(RibError::UnknownPeer(id))?;
-        if peer.is_up() {
+        if peer.is_up() || peer.restarting_router_id.is_some() {
             self.peer_down(id)?;
         }
         let clients_before = self.peers.clients;
@@ -337,9 +337,12 @@ impl Rib {
         let peer = self.peers.get_mut(id).ok_or(RibError::UnknownPeer(id))?;
         peer.config.import = import;
         peer.config.export = export;
+        let holds_stale = peer.restarting_router_id.is_some();
         if let Some(families) = peer.session.as_ref().map(|s| s.families) {
             self.reimport(id);
             self.restart_export(id, families, false);
+        } else if holds_stale {
+            self.reimport(id);
         }
         Ok(())
     }
@@ -367,6 +370,7 @@ impl Rib {
         let is_client = config.route_reflector_client && peer.kind == PeerType::Internal;
         peer.config = config;
         let families = peer.session.as_ref().map(|s| s.families);
+        let holds_stale = peer.restarting_router_id.is_some();
         match (was_client, is_client) {
             (false, true) => self.peers.clients += 1,
             (true, false) => self.peers.clients -= 1,
@@ -379,16 +383,16 @@ impl Rib {
             let up: Vec<PeerId> = self
                 .peers
                 .iter()
-                .filter(|(_, p)| p.is_up())
+                .filter(|(_, p)| p.is_up() || p.restarting_router_id.is_some())
                 .map(|(id, _)| id)
                 .collect();
             up.into_iter().for_each(|peer| self.reimport(peer));
             self.refresh_all_exports();
-        } else if let Some(families) = families {
+        } else if families.is_some() || holds_stale {
             self.reimport(id);
             if was_client != is_client {
                 self.refresh_all_exports();
-            } else {
+            } else if let Some(families) = families {
                 self.restart_export(id, families, false);
             }
         }
@@ -417,14 +421,27 @@ impl Rib {
             families,
             warned: FamilySet::EMPTY,
         });
+        peer.restarting_router_id = None;
         self.restart_export(id, families, true);
         Ok(())
     }
 
     /// A session left Established: every route learned from it is withdrawn from the
     /// Loc-RIB and its Adj-RIB-Out is forgotten (RFC 4271 §9: "the routes ... are removed").
+    /// Also for a peer that is down after [`Rib::peer_down_graceful`]: its stale routes are
+    /// withdrawn (the restart is given up).
     pub fn peer_down(&mut self, id: PeerId) -> Result<(), RibError> {
-        self.session(id)?;
+        if self.peer(id)?.restarting_router_id.is_some() {
+            self.sweep_stale(id, None)?;
+            return Ok(());
+        }
+        self.end_session(id, FamilySet::EMPTY)
+    }
+
+    /// Ends `id`'s session: its routes of the `stale` families stay, marked stale (RFC 4724
+    /// §4.2), the others are withdrawn; its Adj-RIB-Out is forgotten.
+    fn end_session(&mut self, id: PeerId, stale: FamilySet) -> Result<(), RibError> {
+        let router_id = self.session(id)?.router_id;
         let Rib {
             config,
             peers,
@@ -433,12 +450,22 @@ impl Rib {
             ..
         } = self;
         let env = Env { config, peers };
-        v4.purge(id, &env.ranker());
-        v6.purge(id, &env.ranker());
+        if stale.contains(AfiSafi::IPV4_UNICAST) {
+            v4.mark_stale(id);
+        } else {
+            v4.purge(id, &env.ranker());
+        }
+        if stale.contains(AfiSafi::IPV6_UNICAST) {
+            v6.mark_stale(id);
+        } else {
+            v6.purge(id, &env.ranker());
+        }
         v4.stop_export(id);
         v6.stop_export(id);
+        let holds_stale = v4.stale_len(id) + v6.stale_len(id) > 0;
         if let Some(peer) = self.peers.get_mut(id) {
             peer.session = None;
+            peer.restarting_router_id = holds_stale.then_some(router_id);
         }
         self.v4.compact_log();
         self.v6.compact_log();

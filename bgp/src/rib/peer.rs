@@ -109,6 +109,9 @@ pub(crate) struct Peer {
     pub config: PeerConfig,
     pub kind: PeerType,
     pub session: Option<Session>,
+    /// The BGP Identifier of a session that ended gracefully, kept while its stale routes
+    /// take part in the decision process and in reflection (RFC 4724 §4.2).
+    pub restarting_router_id: Option<Ipv4Addr>,
 }
 
 impl Peer {
@@ -122,6 +125,14 @@ impl Peer {
 
     pub fn is_up(&self) -> bool {
         self.session.is_some()
+    }
+
+    /// The peer's BGP Identifier: the session's, or the gracefully ended one's.
+    pub fn router_id(&self) -> Option<Ipv4Addr> {
+        self.session
+            .as_ref()
+            .map(|s| s.router_id)
+            .or(self.restarting_router_id)
     }
 
     /// Our address as next hop towards this peer for IPv4 routes.

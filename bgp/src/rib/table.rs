@@ -9,7 +9,7 @@
 //! allocation); only prefixes with several routes, or a route import policy changed or
 //! refused, allocate their list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::attrs::RouteAttrs;
@@ -19,6 +19,7 @@ use super::peer::PeerId;
 use super::prefix::RibPrefix;
 
 pub(crate) type PrefixMap<P, V> = HashMap<P, V, PrefixHashBuilder>;
+pub(crate) type PrefixSet<P> = HashSet<P, PrefixHashBuilder>;
 
 fn prefix_map<P, V>() -> PrefixMap<P, V> {
     HashMap::with_hasher(PrefixHashBuilder::default())
@@ -255,6 +256,9 @@ pub(crate) struct FamilyTable<P> {
     pub log: ChangeLog<P>,
     /// The subscriber's cursor in the log.
     pub subscriber: u64,
+    /// Graceful restart (RFC 4724 §4.2), per peer index: the prefixes whose route from that
+    /// peer is stale. Empty (no allocation) outside a restart, so routes pay nothing for it.
+    stale: Vec<PrefixSet<P>>,
 }
 
 impl<P: RibPrefix> FamilyTable<P> {
@@ -266,6 +270,7 @@ impl<P: RibPrefix> FamilyTable<P> {
             exports: vec![ExportState::new()],
             log: ChangeLog::new(),
             subscriber: 0,
+            stale: vec![PrefixSet::default()],
         }
     }
 
@@ -274,6 +279,7 @@ impl<P: RibPrefix> FamilyTable<P> {
         while self.received.len() <= peer.index() {
             self.received.push(0);
             self.exports.push(ExportState::new());
+            self.stale.push(PrefixSet::default());
         }
     }
 
@@ -409,11 +415,59 @@ impl<P: RibPrefix> FamilyTable<P> {
             .collect()
     }
 
-    /// Removes every route of `peer` (session down).
+    /// Removes every route of `peer` (session down), stale ones included.
     pub fn purge(&mut self, peer: PeerId, rank: Ranker<'_>) {
         for (prefix, _) in self.received_from(peer) {
             self.set_route(prefix, peer, None, rank);
         }
+        self.stale[peer.index()] = PrefixSet::default();
+    }
+
+    /// Marks every route of `peer` stale (RFC 4724 §4.2), those already stale included.
+    /// The routes themselves, and so the Loc-RIB, stay as they are.
+    pub fn mark_stale(&mut self, peer: PeerId) {
+        if self.received_len(peer) == 0 {
+            return;
+        }
+        let stale = &mut self.stale[peer.index()];
+        stale.extend(
+            self.entries
+                .iter()
+                .filter(|(_, e)| e.received(peer).is_some())
+                .map(|(p, _)| *p),
+        );
+    }
+
+    /// `peer` sent `prefix` anew (announced or withdrawn): its route is no longer stale.
+    pub fn unmark_stale(&mut self, peer: PeerId, prefix: &P) {
+        let stale = &mut self.stale[peer.index()];
+        if !stale.is_empty() {
+            stale.remove(prefix);
+            if stale.is_empty() {
+                *stale = PrefixSet::default();
+            }
+        }
+    }
+
+    /// `peer`'s stale routes.
+    pub fn stale_len(&self, peer: PeerId) -> usize {
+        self.stale.get(peer.index()).map_or(0, HashSet::len)
+    }
+
+    /// Whether `peer`'s route to `prefix` is stale.
+    pub fn is_stale(&self, peer: PeerId, prefix: &P) -> bool {
+        self.stale
+            .get(peer.index())
+            .is_some_and(|s| s.contains(prefix))
+    }
+
+    /// Withdraws every stale route of `peer` (normal withdrawal processing); returns how many.
+    pub fn sweep_stale(&mut self, peer: PeerId, rank: Ranker<'_>) -> usize {
+        let stale = std::mem::take(&mut self.stale[peer.index()]);
+        stale
+            .into_iter()
+            .filter(|prefix| self.set_route(*prefix, peer, None, rank))
+            .count()
     }
 
     /// Starts the export of the whole Loc-RIB to `peer` (session up or export policy change).

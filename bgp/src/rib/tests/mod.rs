@@ -4,6 +4,7 @@ mod advertise;
 mod decision;
 mod ingest;
 mod properties;
+mod restart;
 
 use std::net::{IpAddr, Ipv4Addr};
 
