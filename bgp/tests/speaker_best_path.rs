@@ -51,6 +51,7 @@ ipv4 {{ import all; export filter {{ {filter} accept; }}; }}; }}\n",
             max_paths: 2,
             cluster_id: None,
             always_compare_med: false,
+            graceful_restart: None,
         })
         .unwrap();
         for (up, addr) in upstreams.iter().zip(addrs) {

@@ -21,6 +21,7 @@ fn speaker_on(lan: &Lan) -> SpeakerHandle {
         max_paths: 1,
         cluster_id: None,
         always_compare_med: false,
+        graceful_restart: None,
     })
     .unwrap()
 }

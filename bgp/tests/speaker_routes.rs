@@ -47,6 +47,7 @@ fn exchange_routes(daemon: Daemon) {
             max_paths: 1,
             cluster_id: None,
             always_compare_med: false,
+            graceful_restart: None,
         })
         .unwrap();
         let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
@@ -166,6 +167,7 @@ fn max_prefix_exceeded_sends_cease_1_seen_by_bird() {
             max_paths: 1,
             cluster_id: None,
             always_compare_med: false,
+            graceful_restart: None,
         })
         .unwrap();
         let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
@@ -211,6 +213,7 @@ fn policy_change_applies_without_reset_and_a_timer_change_resets() {
             max_paths: 1,
             cluster_id: None,
             always_compare_med: false,
+            graceful_restart: None,
         })
         .unwrap();
         let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);

@@ -70,10 +70,21 @@ template bgp peer_t {{
 
     /// Writes `config` and starts BIRD inside `ns`; returns once `birdc` answers.
     pub fn start(ns: &Netns, dir: &TestDir, label: &str, config: &str) -> Self {
+        Self::start_with_args(ns, dir, label, config, &[])
+    }
+
+    /// [`Bird::start`] with more `bird` flags (e.g. `-R`: graceful restart recovery).
+    pub fn start_with_args(
+        ns: &Netns,
+        dir: &TestDir,
+        label: &str,
+        config: &str,
+        extra: &[&str],
+    ) -> Self {
         let conf = dir.write(&format!("{label}.conf"), config);
         let socket = dir.file(&format!("{label}.ctl"));
         let pidfile = dir.file(&format!("{label}.pid"));
-        let argv = [
+        let mut argv = vec![
             "bird",
             "-f",
             "-c",
@@ -83,6 +94,7 @@ template bgp peer_t {{
             "-P",
             pidfile.to_str().expect("utf-8 path"),
         ];
+        argv.extend_from_slice(extra);
         let mut bird = Bird {
             process: ns.spawn(dir, label, &argv),
             socket,

@@ -64,6 +64,10 @@ pub enum PeerEvent {
         peer: IpAddr,
         /// Why.
         reason: String,
+        /// The session ended without a NOTIFICATION either way (the TCP connection failed or
+        /// closed): the case where a graceful-restart helper keeps the peer's routes
+        /// (RFC 4724 §4.2).
+        without_notification: bool,
     },
     /// An UPDATE with its RFC 7606 verdict (never a session-reset one: those end the session).
     Update {
@@ -183,6 +187,7 @@ pub fn spawn_peer(config: PeerConfig, events: mpsc::UnboundedSender<PeerEvent>) 
         main: Attempt::new(&config),
         other: None,
         restart_at: None,
+        notified: false,
         config,
     };
     let task = tokio::spawn(driver.run(command_rx));
@@ -279,6 +284,8 @@ struct Driver {
     other: Option<Attempt>,
     /// When to start again after an automatic stop.
     restart_at: Option<Instant>,
+    /// A NOTIFICATION was sent or received on the main connection since it was Established.
+    notified: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -530,6 +537,7 @@ impl Driver {
             }
             Message::Keepalive => self.feed(which, Event::KeepAliveMsg),
             Message::Notification(notification) => {
+                self.notified |= which == Which::Main;
                 self.set_error(format!("received NOTIFICATION {}", describe(&notification)));
                 self.feed(which, Event::NotifMsg(notification))
             }
@@ -644,6 +652,7 @@ impl Driver {
                 Action::SendOpen(open) => self.send(which, Message::Open(open)),
                 Action::SendKeepalive => self.send(which, Message::Keepalive),
                 Action::SendNotification(notification) => {
+                    self.notified |= which == Which::Main;
                     tracing::info!(peer = %self.config.address, notification = %describe(&notification), "sending NOTIFICATION");
                     self.set_error(format!("sent NOTIFICATION {}", describe(&notification)));
                     self.send(which, Message::Notification(notification));
@@ -661,6 +670,7 @@ impl Driver {
                     }
                 }
                 Action::SessionEstablished(negotiated) => {
+                    self.notified = false;
                     if which == Which::Other {
                         // The collision is over: the peer's connection is the session.
                         if let Some(other) = self.other.take() {
@@ -701,6 +711,7 @@ impl Driver {
                     let _ = self.events.send(PeerEvent::Down {
                         peer: self.peer(),
                         reason,
+                        without_notification: !self.notified,
                     });
                 }
                 Action::StateChange { from, to } => {

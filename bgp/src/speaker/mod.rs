@@ -17,6 +17,7 @@
 //! reflection, next hop, max-prefix) are applied in place by `Rib::reconfigure_peer`: import
 //! re-runs over the pre-policy Adj-RIB-In and export is re-evaluated, with no reset.
 
+mod graceful;
 mod run;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,7 +30,7 @@ use crate::policy::{MaxPrefix, Policy};
 use crate::rib::{LocRibChange, NextHopMode, Prefix, RibError, RouteAttrs};
 use crate::session::{PeerConfig as SessionPeerConfig, PeerEvent, SessionError};
 use crate::transport::PeerTransport;
-use crate::wire::{AfiSafi, Capability};
+use crate::wire::{AfiSafi, Capability, GracefulRestart, GracefulRestartFamily};
 
 /// Speaker-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,20 @@ pub struct SpeakerConfig {
     pub cluster_id: Option<Ipv4Addr>,
     /// Compare MED across neighbour ASes.
     pub always_compare_med: bool,
+    /// Graceful restart (RFC 4724); `None`: not advertised, peers' routes purged at once.
+    pub graceful_restart: Option<GracefulRestartConfig>,
+}
+
+/// Graceful restart settings (RFC 4724, DESIGN §5: on, restart time 120 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GracefulRestartConfig {
+    /// Restart Time we advertise, seconds (≤ 4095); also our selection deferral time.
+    pub restart_time: u16,
+    /// We have just restarted: the R bit in our OPENs, and route selection deferred until
+    /// peers' End-of-RIB (§4.1).
+    pub restarting: bool,
+    /// Forwarding state survived the restart (routes still in the kernel): the F bit.
+    pub forwarding_preserved: bool,
 }
 
 /// One neighbor: its session and its routing.
@@ -120,6 +135,23 @@ impl NeighborConfig {
             .collect();
         capabilities.push(Capability::FourOctetAs(local_asn));
         capabilities.push(Capability::RouteRefresh);
+        if let Some(gr) = &speaker.graceful_restart {
+            // Advertised only for the families this session uses.
+            let families = self
+                .families
+                .iter()
+                .map(|f| GracefulRestartFamily {
+                    family: *f,
+                    forwarding_preserved: gr.forwarding_preserved,
+                })
+                .collect();
+            capabilities.push(Capability::GracefulRestart(GracefulRestart {
+                restart_state: gr.restarting,
+                notification: false,
+                restart_time: gr.restart_time,
+                families,
+            }));
+        }
         let mut session =
             SessionConfig::new(local_asn, self.remote_asn, speaker.router_id, capabilities);
         session.hold_time = self.hold_time;
@@ -232,6 +264,8 @@ pub(crate) enum Request {
 pub(crate) enum Input {
     Peer(PeerEvent),
     Api(Request),
+    /// A graceful-restart deadline passed.
+    Timer(std::time::Instant),
 }
 
 /// The node agent's handle on the speaker.

@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::graceful::GracefulRestartState;
 use super::{
     Input, NeighborChange, NeighborConfig, Request, SessionInfo, SpeakerConfig, SpeakerError,
 };
@@ -32,12 +34,20 @@ pub(super) fn spawn(
     rib_config.cluster_id = config.cluster_id;
     rib_config.always_compare_med = config.always_compare_med;
     let rib = Rib::new(rib_config)?;
+    let graceful = match config.graceful_restart {
+        Some(gr) if gr.restarting => GracefulRestartState::restarting(
+            Instant::now(),
+            Duration::from_secs(u64::from(gr.restart_time)),
+        ),
+        _ => GracefulRestartState::default(),
+    };
     let speaker = Speaker {
         config,
         sessions,
         rib,
         neighbors: HashMap::new(),
         subscribers: Vec::new(),
+        graceful,
     };
     tokio::spawn(speaker.run(requests, peer_events));
     Ok(())
@@ -49,6 +59,7 @@ struct Speaker {
     rib: Rib,
     neighbors: HashMap<IpAddr, (NeighborConfig, PeerId)>,
     subscribers: Vec<mpsc::UnboundedSender<Vec<LocRibChange>>>,
+    graceful: GracefulRestartState,
 }
 
 /// Whether the loop goes on.
@@ -65,8 +76,12 @@ impl Speaker {
         mut peer_events: mpsc::UnboundedReceiver<PeerEvent>,
     ) {
         loop {
+            let deadline = self.graceful.next_deadline();
             let input = tokio::select! {
                 Some(event) = peer_events.recv() => Input::Peer(event),
+                () = async { tokio::time::sleep_until(deadline.expect("guarded").into()).await }, if deadline.is_some() => {
+                    Input::Timer(Instant::now())
+                }
                 request = requests.recv() => match request {
                     Some(request) => Input::Api(request),
                     // Every handle is gone: nobody can ask for anything any more.
@@ -99,6 +114,15 @@ impl Speaker {
                 Flow::Continue
             }
             Input::Api(request) => self.on_request(request).await,
+            Input::Timer(now) => {
+                for peer in self.graceful.expired(now) {
+                    if let Some(id) = self.id(peer) {
+                        let swept = self.rib.sweep_stale(id, None).unwrap_or(0);
+                        tracing::info!(%peer, swept, "graceful restart: stale timer expired");
+                    }
+                }
+                Flow::Continue
+            }
         }
     }
 
@@ -125,11 +149,31 @@ impl Speaker {
                 if let Err(e) = self.rib.peer_up(id, up) {
                     tracing::warn!(%peer, error = %e, "RIB refused the session");
                 }
+                let capability = negotiated.peer_graceful_restart.clone();
+                for family in self.graceful.established(peer, capability, Instant::now()) {
+                    let swept = self.rib.sweep_stale(id, Some(family)).unwrap_or(0);
+                    if swept > 0 {
+                        tracing::info!(%peer, ?family, swept, "graceful restart: forwarding state not preserved");
+                    }
+                }
             }
-            PeerEvent::Down { peer, reason } => {
+            PeerEvent::Down {
+                peer,
+                reason,
+                without_notification,
+            } => {
                 let Some(id) = self.id(peer) else { return };
-                tracing::info!(%peer, %reason, "session down; withdrawing its routes");
-                if let Err(e) = self.rib.peer_down(id) {
+                let keep = self
+                    .graceful
+                    .down(peer, without_notification, Instant::now());
+                let result = if keep.is_empty() {
+                    tracing::info!(%peer, %reason, "session down; withdrawing its routes");
+                    self.rib.peer_down(id)
+                } else {
+                    tracing::info!(%peer, %reason, ?keep, "session down; graceful restart: keeping its routes, stale");
+                    self.rib.peer_down_graceful(id, &keep)
+                };
+                if let Err(e) = result {
                     tracing::debug!(%peer, error = %e, "peer down");
                 }
             }
@@ -167,6 +211,12 @@ impl Speaker {
                 return;
             }
         };
+        if let Some(family) = report.end_of_rib {
+            self.graceful.end_of_rib(peer, family);
+            if self.rib.stale_count(id).unwrap_or(0) == 0 {
+                self.graceful.stale_cleared(peer);
+            }
+        }
         self.on_max_prefix(peer, report.max_prefix);
     }
 
@@ -211,6 +261,15 @@ impl Speaker {
     /// The RIB's output after a batch of inputs: UPDATEs for every Established peer, Loc-RIB
     /// changes for the subscribers.
     fn flush(&mut self) {
+        let established: Vec<(IpAddr, Vec<AfiSafi>)> = self
+            .sessions
+            .statuses()
+            .into_iter()
+            .filter_map(|(peer, status)| Some((peer, status.negotiated?.families)))
+            .collect();
+        if self.graceful.deferring(&established, Instant::now()) {
+            return;
+        }
         let peers: Vec<(IpAddr, PeerId)> = self
             .neighbors
             .iter()
@@ -283,6 +342,7 @@ impl Speaker {
             .remove(&address)
             .ok_or(SpeakerError::UnknownNeighbor(address))?;
         self.sessions.remove_peer(address, None).await?;
+        self.graceful.forget(address);
         self.rib.remove_peer(id)?;
         Ok(())
     }
