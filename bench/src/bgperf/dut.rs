@@ -5,13 +5,14 @@
 //! neighbor either a route-server client (RFC 7947: routes passed on without the server's AS
 //! or next hop) or a route-reflector client (RFC 4456).
 //!
-//! Adding a daemon is one [`Dut`] variant, its config writer and its [`RunningDut`] arm; margay
-//! joins here once its speaker exists.
+//! Adding a daemon is one [`Dut`] variant, its config writer and its [`RunningDut`] arm.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use margay_tests::{Bird, Frr, GoBgp, Netns, TestDir};
+use margay_tests::{Bird, Frr, GoBgp, Netns, Process, TestDir, wait_until};
 
 /// Hold time offered by the daemons under test, seconds.
 const HOLD_TIME: u16 = 90;
@@ -19,6 +20,8 @@ const HOLD_TIME: u16 = 90;
 /// A daemon under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Dut {
+    /// margay's speaker on its own (`margay-bgp`, built next to this binary).
+    Margay,
     /// BIRD 2 (`bird`).
     Bird,
     /// GoBGP (`gobgpd`).
@@ -29,11 +32,12 @@ pub enum Dut {
 
 impl Dut {
     /// Every daemon under test, in table order.
-    pub const ALL: [Dut; 3] = [Dut::Bird, Dut::Gobgp, Dut::Frr];
+    pub const ALL: [Dut; 4] = [Dut::Margay, Dut::Bird, Dut::Gobgp, Dut::Frr];
 
     /// The name in tables.
     pub fn label(self) -> &'static str {
         match self {
+            Dut::Margay => "margay",
             Dut::Bird => "BIRD",
             Dut::Gobgp => "GoBGP",
             Dut::Frr => "FRR",
@@ -41,9 +45,12 @@ impl Dut {
     }
 
     /// The installed version: the last word of the first line of `--version` (which BIRD
-    /// prints as "BIRD version 2.0.12", gobgpd and bgpd as "NAME version X.Y.Z").
+    /// prints as "BIRD version 2.0.12", gobgpd and bgpd as "NAME version X.Y.Z", margay-bgp
+    /// as "margay-bgp X.Y.Z").
     pub fn version(self) -> String {
+        let margay = margay_bgp_path();
         let program = match self {
+            Dut::Margay => margay.to_str().unwrap_or("margay-bgp"),
             Dut::Bird => "bird",
             Dut::Gobgp => "gobgpd",
             Dut::Frr => "/usr/lib/frr/bgpd",
@@ -68,6 +75,7 @@ impl Dut {
     /// answers its control interface.
     pub fn start(self, ns: &Netns, dir: &TestDir, setup: &DutSetup) -> RunningDut {
         match self {
+            Dut::Margay => RunningDut::Margay(start_margay(ns, dir, setup)),
             Dut::Bird => RunningDut::Bird(Bird::start(ns, dir, "bird", &bird_config(setup))),
             Dut::Gobgp => RunningDut::Gobgp(GoBgp::start(ns, dir, "gobgpd", &gobgp_config(setup))),
             Dut::Frr => RunningDut::Frr(Frr::start(ns, dir, "frr", &frr_config(setup))),
@@ -103,6 +111,7 @@ pub struct DutSetup {
 /// A started daemon under test (its guards stop it on drop).
 #[derive(Debug)]
 pub enum RunningDut {
+    Margay(Process),
     Bird(Bird),
     Gobgp(GoBgp),
     Frr(Frr),
@@ -112,6 +121,7 @@ impl RunningDut {
     /// The processes whose CPU time and memory are the daemon's cost.
     pub fn pids(&mut self) -> Vec<u32> {
         match self {
+            RunningDut::Margay(p) => vec![p.pid()],
             RunningDut::Bird(b) => vec![b.process().pid()],
             RunningDut::Gobgp(g) => vec![g.process().pid()],
             RunningDut::Frr(f) => vec![f.bgpd().pid(), f.zebra().pid()],
@@ -121,12 +131,69 @@ impl RunningDut {
     /// The last lines of the daemon's log, for error messages.
     pub fn log_tail(&mut self, lines: usize) -> String {
         match self {
+            RunningDut::Margay(p) => p.log_tail(lines),
             RunningDut::Bird(b) => b.process().log_tail(lines),
             RunningDut::Gobgp(g) => g.process().log_tail(lines),
             RunningDut::Frr(f) => f.bgpd().log_tail(lines),
         }
     }
 }
+
+/// Where `margay-bgp` is: next to the running executable (cargo builds every binary of
+/// margay-bench into the same directory).
+fn margay_bgp_path() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("margay-bgp")))
+        .unwrap_or_else(|| PathBuf::from("margay-bgp"))
+}
+
+/// margay's standalone speaker (`bench/src/bin/margay-bgp.rs`): every neighbor passive, IPv4
+/// unicast, no kernel; `--role rs` is plain eBGP (margay prepends its AS and sets itself as
+/// next hop: it is not a transparent RFC 7947 route server), `--role rr` makes every neighbor
+/// a route-reflector client. Ready once it listens on port 179.
+fn start_margay(ns: &Netns, dir: &TestDir, setup: &DutSetup) -> Process {
+    let exe = margay_bgp_path();
+    assert!(
+        exe.exists(),
+        "{} not found: build it with `cargo build --release -p margay-bench --bins`",
+        exe.display()
+    );
+    let role = match setup.role {
+        Role::RouteServer => "rs",
+        Role::RouteReflector => "rr",
+    };
+    let mut argv: Vec<String> = vec![
+        exe.to_string_lossy().into_owned(),
+        "--asn".into(),
+        setup.asn.to_string(),
+        "--router-id".into(),
+        setup.router_id.to_string(),
+        "--listen".into(),
+        "0.0.0.0".into(),
+        "--role".into(),
+        role.into(),
+    ];
+    for n in &setup.neighbors {
+        argv.push("--neighbor".into());
+        argv.push(format!("{}:{}", n.address, n.asn));
+    }
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let mut process = ns.spawn(dir, "margay-bgp", &argv);
+    wait_until(MARGAY_READY, "margay-bgp to listen on port 179", || {
+        if !process.is_running() {
+            return Err(format!("margay-bgp exited:\n{}", process.log_tail(20)));
+        }
+        match ns.try_exec(&["ss", "-Hltn", "sport = :179"]) {
+            Ok(out) if !out.trim().is_empty() => Ok(()),
+            other => Err(format!("no listener yet: {other:?}")),
+        }
+    });
+    process
+}
+
+/// How long margay-bgp may take to listen.
+const MARGAY_READY: Duration = Duration::from_secs(10);
 
 /// BIRD 2: no kernel protocol (routes stay in BIRD), warnings only in the log.
 fn bird_config(setup: &DutSetup) -> String {
