@@ -247,7 +247,7 @@ fn md5_session(daemon: &str) {
             Box::new(Frr::start(&peer, &dir, "frr", &config))
         }
     };
-    let failures = || md5_failures(&peer);
+    let failures = || peer.tcp_ext("TCPMD5Failure");
     let before = failures();
     us.block_on(async {
         let (manager, mut events) =
@@ -292,18 +292,6 @@ fn md5_session(daemon: &str) {
         .await;
         manager.shutdown(false).await;
     });
-}
-
-fn md5_failures(ns: &Netns) -> u64 {
-    let netstat = ns.exec(&["cat", "/proc/net/netstat"]);
-    let mut tcp_ext = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
-    let (names, values) = (tcp_ext.next().unwrap(), tcp_ext.next().unwrap());
-    names
-        .split_whitespace()
-        .zip(values.split_whitespace())
-        .find(|(name, _)| *name == "TCPMD5Failure")
-        .and_then(|(_, v)| v.parse().ok())
-        .expect("TCPMD5Failure in /proc/net/netstat")
 }
 
 #[test]

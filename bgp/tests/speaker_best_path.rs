@@ -45,13 +45,9 @@ ipv4 {{ import all; export filter {{ {filter} accept; }}; }}; }}\n",
         .collect();
     let change = lan.hosts[0].block_on(async {
         let speaker = SpeakerHandle::spawn(SpeakerConfig {
-            local_asn: OUR_ASN,
-            router_id: lan.addrs[0],
             listen: Some(SocketAddr::new(us_addr, 179)),
             max_paths: 2,
-            cluster_id: None,
-            always_compare_med: false,
-            graceful_restart: None,
+            ..SpeakerConfig::new(OUR_ASN, lan.addrs[0])
         })
         .unwrap();
         for (up, addr) in upstreams.iter().zip(addrs) {

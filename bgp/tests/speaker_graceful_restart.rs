@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use margay_bgp::rib::{Prefix, RouteAttrs};
 use margay_bgp::speaker::{GracefulRestartConfig, NeighborConfig, SpeakerConfig, SpeakerHandle};
-use margay_bgp::transport::PeerTransport;
 use margay_bgp::wire::AfiSafi;
 use margay_tests::{Bird, Signal, TestDir, wait_until_async};
 
 mod peers;
-use peers::{DEADLINE, Family, Link, OUR_ID, PEER_ID, link};
+use peers::{DEADLINE, Family, Link, OUR_ID, PEER_ID, link, our_neighbor};
 
 const OUR_ASN: u32 = 65001;
 const PEER_ASN: u32 = 65002;
@@ -25,28 +24,19 @@ const OURS: &str = "10.57.0.0/24";
 
 fn speaker(link: &Link, restarting: bool) -> SpeakerHandle {
     SpeakerHandle::spawn(SpeakerConfig {
-        local_asn: OUR_ASN,
-        router_id: OUR_ID.parse().unwrap(),
         listen: Some(SocketAddr::new(link.us_addr, 179)),
-        max_paths: 1,
-        cluster_id: None,
-        always_compare_med: false,
         graceful_restart: Some(GracefulRestartConfig {
             restart_time: 120,
             restarting,
             forwarding_preserved: true,
         }),
+        ..SpeakerConfig::new(OUR_ASN, OUR_ID.parse().unwrap())
     })
     .unwrap()
 }
 
 fn neighbor(link: &Link) -> NeighborConfig {
-    let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
-    neighbor.transport = PeerTransport {
-        local_addr: Some(link.us_addr),
-        ..Default::default()
-    };
-    neighbor.connect_retry = Duration::from_secs(1);
+    let mut neighbor = our_neighbor(link, PEER_ASN);
     neighbor.families = vec![AfiSafi::IPV4_UNICAST];
     neighbor
 }

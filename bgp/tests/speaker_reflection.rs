@@ -15,13 +15,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 fn speaker_on(lan: &Lan) -> SpeakerHandle {
     SpeakerHandle::spawn(SpeakerConfig {
-        local_asn: ASN,
-        router_id: lan.addrs[0],
         listen: Some(SocketAddr::new(lan.addrs[0].into(), 179)),
-        max_paths: 1,
-        cluster_id: None,
-        always_compare_med: false,
-        graceful_restart: None,
+        ..SpeakerConfig::new(ASN, lan.addrs[0])
     })
     .unwrap()
 }

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use margay_bgp::policy::MaxPrefix;
 use margay_bgp::rib::{Prefix, RouteAttrs};
-use margay_bgp::speaker::{NeighborChange, NeighborConfig, SpeakerConfig, SpeakerHandle};
-use margay_bgp::transport::PeerTransport;
+use margay_bgp::speaker::{NeighborChange, SpeakerConfig, SpeakerHandle};
 use margay_tests::{TestDir, wait_until_async};
 
 mod peers;
-use peers::{DEADLINE, Daemon, Family, OUR_ID, OUR_V6, PeerDaemon, PeerOptions, link};
+use peers::{
+    DEADLINE, Daemon, Family, OUR_ID, OUR_V6, PeerDaemon, PeerOptions, link, our_neighbor,
+};
 
 const OUR_ASN: u32 = 65001;
 const PEER_ASN: u32 = 65002;
@@ -41,21 +42,11 @@ fn exchange_routes(daemon: Daemon) {
     let theirs = PeerDaemon::start(daemon, &link, &dir, PEER_ASN, OUR_ASN, &opts);
     link.us.block_on(async {
         let speaker = SpeakerHandle::spawn(SpeakerConfig {
-            local_asn: OUR_ASN,
-            router_id: OUR_ID.parse().unwrap(),
             listen: Some(SocketAddr::new(link.us_addr, 179)),
-            max_paths: 1,
-            cluster_id: None,
-            always_compare_med: false,
-            graceful_restart: None,
+            ..SpeakerConfig::new(OUR_ASN, OUR_ID.parse().unwrap())
         })
         .unwrap();
-        let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
-        neighbor.transport = PeerTransport {
-            local_addr: Some(link.us_addr),
-            ..Default::default()
-        };
-        neighbor.connect_retry = Duration::from_secs(1);
+        let mut neighbor = our_neighbor(&link, PEER_ASN);
         neighbor.next_hop_self_v6 = Some(OUR_V6.parse().unwrap());
         speaker.add_neighbor(neighbor).await.unwrap();
         speaker
@@ -161,21 +152,10 @@ fn max_prefix_exceeded_sends_cease_1_seen_by_bird() {
     };
     link.us.block_on(async {
         let speaker = SpeakerHandle::spawn(SpeakerConfig {
-            local_asn: OUR_ASN,
-            router_id: OUR_ID.parse().unwrap(),
-            listen: None,
-            max_paths: 1,
-            cluster_id: None,
-            always_compare_med: false,
-            graceful_restart: None,
+            ..SpeakerConfig::new(OUR_ASN, OUR_ID.parse().unwrap())
         })
         .unwrap();
-        let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
-        neighbor.transport = PeerTransport {
-            local_addr: Some(link.us_addr),
-            ..Default::default()
-        };
-        neighbor.connect_retry = Duration::from_secs(1);
+        let mut neighbor = our_neighbor(&link, PEER_ASN);
         neighbor.max_prefix = Some(MaxPrefix::new(2, 50, None).unwrap());
         speaker.add_neighbor(neighbor).await.unwrap();
         // RFC 4486 §4: Cease, subcode 1 "Maximum Number of Prefixes Reached".
@@ -207,18 +187,10 @@ fn policy_change_applies_without_reset_and_a_timer_change_resets() {
     let theirs = PeerDaemon::start(Daemon::Bird, &link, &dir, PEER_ASN, OUR_ASN, &opts);
     link.us.block_on(async {
         let speaker = SpeakerHandle::spawn(SpeakerConfig {
-            local_asn: OUR_ASN,
-            router_id: OUR_ID.parse().unwrap(),
-            listen: None,
-            max_paths: 1,
-            cluster_id: None,
-            always_compare_med: false,
-            graceful_restart: None,
+            ..SpeakerConfig::new(OUR_ASN, OUR_ID.parse().unwrap())
         })
         .unwrap();
-        let mut neighbor = NeighborConfig::new(link.peer_addr, PEER_ASN);
-        neighbor.transport = PeerTransport { local_addr: Some(link.us_addr), ..Default::default() };
-        neighbor.connect_retry = Duration::from_secs(1);
+        let mut neighbor = our_neighbor(&link, PEER_ASN);
         neighbor.families = vec![margay_bgp::wire::AfiSafi::IPV4_UNICAST];
         speaker.add_neighbor(neighbor.clone()).await.unwrap();
         for p in ["10.99.0.0/24", "10.98.0.0/24"] {

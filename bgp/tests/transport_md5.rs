@@ -32,19 +32,6 @@ fn opts(key: &str) -> PeerTransport {
     }
 }
 
-/// `TcpExtTCPMD5Failure` of the namespace (`/proc/net/netstat` is per namespace).
-fn md5_failures(ns: &Netns) -> u64 {
-    let netstat = ns.exec(&["cat", "/proc/net/netstat"]);
-    let mut tcp_ext = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
-    let (names, values) = (tcp_ext.next().unwrap(), tcp_ext.next().unwrap());
-    names
-        .split_whitespace()
-        .zip(values.split_whitespace())
-        .find(|(name, _)| *name == "TCPMD5Failure")
-        .and_then(|(_, v)| v.parse().ok())
-        .expect("TCPMD5Failure in /proc/net/netstat")
-}
-
 /// Reads the first BGP message header and returns its type (1 = OPEN).
 async fn read_message_type(stream: &mut tokio::net::TcpStream) -> u8 {
     let mut header = [0u8; 19];
@@ -84,7 +71,7 @@ fn md5_connect_to_bird_right_key_gets_open_wrong_key_never_connects() {
     });
     assert_eq!(msg_type, 1, "BIRD's first message is an OPEN");
 
-    let failures_before = md5_failures(&peer);
+    let failures_before = peer.tcp_ext("TCPMD5Failure");
     us.block_on(async {
         let opts = opts("wrong-key");
         let connect = transport::connect(target, &opts);
@@ -96,7 +83,7 @@ fn md5_connect_to_bird_right_key_gets_open_wrong_key_never_connects() {
         );
     });
     wait_until(DEADLINE, "BIRD's kernel to count MD5 failures", || {
-        let now = md5_failures(&peer);
+        let now = peer.tcp_ext("TCPMD5Failure");
         if now > failures_before {
             Ok(())
         } else {
@@ -120,14 +107,14 @@ fn accept_open_from(us: &Netns, peer: IpAddr, key: &str) -> u8 {
 }
 
 fn listener_with_wrong_key_counts_failures(us: &Netns, peer: IpAddr) {
-    let failures_before = md5_failures(us);
+    let failures_before = us.tcp_ext("TCPMD5Failure");
     us.block_on(async {
         let listener = Listener::bind(SocketAddr::new(US.parse().unwrap(), transport::BGP_PORT))
             .expect("binding the BGP port in our namespace");
         listener.allow_peer(peer, opts("wrong-key")).unwrap();
         // The peer keeps retrying; our kernel drops its signed SYNs and counts them.
         wait_until(DEADLINE, "our kernel to count MD5 failures", || {
-            let now = md5_failures(us);
+            let now = us.tcp_ext("TCPMD5Failure");
             if now > failures_before {
                 Ok(())
             } else {

@@ -121,6 +121,22 @@ impl Netns {
         Process::spawn(Some(&self.name), dir.path(), label, argv)
     }
 
+    /// A `TcpExt` counter of the namespace's `/proc/net/netstat` (e.g. `TCPMD5Failure`).
+    pub fn tcp_ext(&self, counter: &str) -> u64 {
+        let netstat = self.exec(&["cat", "/proc/net/netstat"]);
+        let mut rows = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+        let (names, values) = (
+            rows.next().unwrap_or_default(),
+            rows.next().unwrap_or_default(),
+        );
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(name, _)| *name == counter)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| panic!("no TcpExt counter {counter} in {}: {netstat}", self.name))
+    }
+
     /// PIDs of every process inside the namespace.
     pub fn pids(&self) -> Vec<u32> {
         pids(&self.name)

@@ -64,13 +64,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let speaker = SpeakerHandle::spawn(SpeakerConfig {
-            local_asn: args.asn,
-            router_id: args.router_id,
             listen: Some(SocketAddr::new(args.listen, 179)),
-            max_paths: 1,
-            cluster_id: None,
-            always_compare_med: false,
-            graceful_restart: None,
+            ..SpeakerConfig::new(args.asn, args.router_id)
         })
         .context("starting the speaker")?;
         for (address, asn) in &args.neighbors {

@@ -51,6 +51,22 @@ pub struct SpeakerConfig {
     pub graceful_restart: Option<GracefulRestartConfig>,
 }
 
+impl SpeakerConfig {
+    /// A speaker with AS and identifier, connecting only (no listener), single best path, no
+    /// reflection cluster id, MED compared within a neighbour AS, no graceful restart.
+    pub fn new(local_asn: u32, router_id: Ipv4Addr) -> Self {
+        SpeakerConfig {
+            local_asn,
+            router_id,
+            listen: None,
+            max_paths: 1,
+            cluster_id: None,
+            always_compare_med: false,
+            graceful_restart: None,
+        }
+    }
+}
+
 /// Graceful restart settings (RFC 4724, DESIGN §5: on, restart time 120 s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GracefulRestartConfig {

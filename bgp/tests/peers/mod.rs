@@ -7,6 +7,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use margay_bgp::speaker::NeighborConfig;
+use margay_bgp::transport::PeerTransport;
 use margay_tests::{Bird, Frr, GoBgp, Netns, TestDir};
 
 /// Deadline for things that must happen (sessions coming up, routes arriving).
@@ -60,6 +62,18 @@ pub fn link(tag: &str, transport: Family) -> Link {
         us_addr: a.parse().unwrap(),
         peer_addr: b.parse().unwrap(),
     }
+}
+
+/// Our neighbor configuration for the link's peer: sessions from our link address, a 1 s
+/// connect retry.
+pub fn our_neighbor(link: &Link, peer_asn: u32) -> NeighborConfig {
+    let mut neighbor = NeighborConfig::new(link.peer_addr, peer_asn);
+    neighbor.transport = PeerTransport {
+        local_addr: Some(link.us_addr),
+        ..Default::default()
+    };
+    neighbor.connect_retry = Duration::from_secs(1);
+    neighbor
 }
 
 /// What the peer daemon is told beyond the basics.
