@@ -1,7 +1,8 @@
 //! bgperf: BGP daemons measured the bgperf way — a feeder speaker → the daemon under test → a
 //! monitor speaker, each in its own network namespace — plus a route-reflector shape with
-//! many clients. Run it with `cargo run --release -p margay-bench --bin bgperf` (as root); see
-//! `docs/benchmarks.md` for what each number means.
+//! many clients. Run it with `cargo build --release -p margay-bench --bins &&
+//! target/release/bgperf` (as root; `--bins` also builds `margay-bgp`, margay's speaker as a
+//! daemon under test); see `docs/benchmarks.md` for what each number means.
 //!
 //! The feeder and the monitor are **benchmark tooling**: a minimal scripted BGP session built
 //! on the committed wire codec and connection I/O (`margay_bgp::wire`,
