@@ -113,6 +113,13 @@ impl Rib {
         out
     }
 
+    /// Forgets the Loc-RIB changes since the last drain without building them: for a speaker
+    /// nobody subscribes to (a plain route server), the change log still has to be consumed.
+    pub fn skip_changes(&mut self) {
+        skip_family(&mut self.v4);
+        skip_family(&mut self.v6);
+    }
+
     /// The current paths to `prefix`, best first.
     pub fn lookup(&self, prefix: Prefix) -> LocRibChange {
         let entry = match prefix {
@@ -121,6 +128,12 @@ impl Rib {
         };
         LocRibChange::of(prefix, entry, &self.peers)
     }
+}
+
+/// Moves the subscriber's cursor past every change without building them.
+fn skip_family<P: RibPrefix>(table: &mut FamilyTable<P>) {
+    table.log.read(&mut table.subscriber, usize::MAX);
+    table.compact_log();
 }
 
 fn drain_family<P: RibPrefix>(

@@ -284,6 +284,10 @@ impl Speaker {
                 }
             }
         }
+        if self.subscribers.is_empty() {
+            self.rib.skip_changes();
+            return;
+        }
         let changes = self.rib.drain_changes();
         if !changes.is_empty() {
             self.subscribers.retain(|s| s.send(changes.clone()).is_ok());
