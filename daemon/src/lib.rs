@@ -4,6 +4,7 @@
 //! route decision, the FIB writer, the local API.
 pub mod config;
 pub mod datastore;
+pub mod etcd;
 pub mod fib;
 pub mod resources;
 pub mod routing;

@@ -271,7 +271,8 @@ impl Settings {
         })
     }
 
-    fn etcd_config(&self) -> Result<EtcdConfig, ConfigError> {
+    /// The etcd settings alone, validated (used by margayctl too).
+    pub fn etcd_config(&self) -> Result<EtcdConfig, ConfigError> {
         let endpoints = self.etcd_endpoints.clone().unwrap_or_default();
         if endpoints.is_empty() {
             return Err(ConfigError::Missing {
