@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
-use margay_bgp::wire::{self, AfiSafi, FamilySet, PeerType, SessionContext};
+use margay_bgp::wire::{self, SessionContext};
 use proptest::prelude::*;
 
 struct Counting;
@@ -50,27 +50,6 @@ fn peak_during(f: impl FnOnce()) -> usize {
     PEAK.load(Ordering::Relaxed).saturating_sub(base)
 }
 
-fn context(bits: u8) -> SessionContext {
-    let mut add_path = FamilySet::EMPTY;
-    if bits & 4 != 0 {
-        add_path.insert(AfiSafi::IPV4_UNICAST);
-    }
-    if bits & 8 != 0 {
-        add_path.insert(AfiSafi::IPV6_UNICAST);
-    }
-    SessionContext {
-        four_octet_as: bits & 1 != 0,
-        extended_message: bits & 2 != 0,
-        add_path_receive: add_path,
-        add_path_send: add_path,
-        peer_type: if bits & 16 != 0 {
-            PeerType::Internal
-        } else {
-            PeerType::External
-        },
-    }
-}
-
 /// A well-framed message of `kind` with an arbitrary body (so the body decoders run), or
 /// plain arbitrary bytes.
 fn input() -> impl Strategy<Value = Vec<u8>> {
@@ -100,7 +79,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_decode_without_panic_within_a_memory_budget(bits in any::<u8>(), bytes in input()) {
-        let ctx = context(bits);
+        let ctx = SessionContext::from_octet(bits);
         let len = bytes.len();
         let mut buf = BytesMut::from(&bytes[..]);
         let peak = peak_during(|| {

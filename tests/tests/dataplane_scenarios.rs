@@ -221,6 +221,34 @@ fn margay_routes(ns: &Netns) -> String {
     ns.routes("proto 77")
 }
 
+/// Nodes on one LAN, each with a Pod and a running agent. Fields drop in order: the agents
+/// (threads inside the namespaces) first, the LAN last.
+struct LanCluster {
+    agents: Vec<Agent>,
+    pods: Vec<Pod>,
+    specs: Vec<NodeSpec>,
+    lan: Lan,
+}
+
+impl LanCluster {
+    fn new(tag: &str, n: usize) -> Self {
+        let lan = Lan::new(tag, n, "10.0.0.0/24");
+        let specs: Vec<NodeSpec> = (0..n).map(|i| spec(i, lan.addrs[i], 24)).collect();
+        let pods = (0..n)
+            .map(|i| Pod::new(&lan.hosts[i], &pod_ip(i)))
+            .collect();
+        let agents = (0..n)
+            .map(|i| Agent::start(&lan.hosts[i], &specs[i]))
+            .collect();
+        LanCluster {
+            agents,
+            pods,
+            specs,
+            lan,
+        }
+    }
+}
+
 fn ping_ok(from: &Pod, to: &Pod) {
     if let Err(out) = from.ping(to.ip, 3) {
         panic!("{} cannot reach {}: {out}", from.ip, to.ip);
@@ -229,14 +257,12 @@ fn ping_ok(from: &Pod, to: &Pod) {
 
 #[test]
 fn one_subnet_three_nodes_route_directly_and_the_vtep_stays_silent() {
-    let lan = Lan::new("dp1", 3, "10.0.0.0/24");
-    let specs: Vec<NodeSpec> = (0..3).map(|i| spec(i, lan.addrs[i], 24)).collect();
-    let pods: Vec<Pod> = (0..3)
-        .map(|i| Pod::new(&lan.hosts[i], &pod_ip(i)))
-        .collect();
-    let agents: Vec<Agent> = (0..3)
-        .map(|i| Agent::start(&lan.hosts[i], &specs[i]))
-        .collect();
+    let LanCluster {
+        lan,
+        specs,
+        pods,
+        agents,
+    } = LanCluster::new("dp1", 3);
     for mode in [Encapsulation::CrossSubnet, Encapsulation::Auto] {
         let decisions = apply_all(&agents, &specs, mode);
         for (i, d) in decisions.iter().enumerate() {
@@ -445,14 +471,12 @@ fn let_traffic_flow(pods: &[&Pod], more: u64, what: &str) {
 fn mode_switches_under_a_10ms_ping_lose_nothing() {
     use Encapsulation::*;
     let dir = TestDir::new("dp-switch");
-    let lan = Lan::new("dp3", 2, "10.0.0.0/24");
-    let specs: Vec<NodeSpec> = (0..2).map(|i| spec(i, lan.addrs[i], 24)).collect();
-    let pods: Vec<Pod> = (0..2)
-        .map(|i| Pod::new(&lan.hosts[i], &pod_ip(i)))
-        .collect();
-    let agents: Vec<Agent> = (0..2)
-        .map(|i| Agent::start(&lan.hosts[i], &specs[i]))
-        .collect();
+    let LanCluster {
+        lan,
+        specs,
+        pods,
+        agents,
+    } = LanCluster::new("dp3", 2);
     apply_all(&agents, &specs, Auto);
     ping_ok(&pods[0], &pods[1]);
 
@@ -486,14 +510,12 @@ fn mode_switches_under_a_10ms_ping_lose_nothing() {
 #[test]
 fn writer_restart_adopts_sweeps_and_restores() {
     let dir = TestDir::new("dp-restart");
-    let lan = Lan::new("dp4", 2, "10.0.0.0/24");
-    let specs: Vec<NodeSpec> = (0..2).map(|i| spec(i, lan.addrs[i], 24)).collect();
-    let pods: Vec<Pod> = (0..2)
-        .map(|i| Pod::new(&lan.hosts[i], &pod_ip(i)))
-        .collect();
-    let mut agents: Vec<Agent> = (0..2)
-        .map(|i| Agent::start(&lan.hosts[i], &specs[i]))
-        .collect();
+    let LanCluster {
+        lan,
+        specs,
+        pods,
+        mut agents,
+    } = LanCluster::new("dp4", 2);
     apply_all(&agents, &specs, Encapsulation::Vxlan);
     let host = &lan.hosts[0];
     let before = margay_routes(host);
@@ -564,14 +586,12 @@ fn writer_restart_adopts_sweeps_and_restores() {
 
 #[test]
 fn deleted_vtep_comes_back_with_its_entries_and_routes() {
-    let lan = Lan::new("dp5", 2, "10.0.0.0/24");
-    let specs: Vec<NodeSpec> = (0..2).map(|i| spec(i, lan.addrs[i], 24)).collect();
-    let pods: Vec<Pod> = (0..2)
-        .map(|i| Pod::new(&lan.hosts[i], &pod_ip(i)))
-        .collect();
-    let agents: Vec<Agent> = (0..2)
-        .map(|i| Agent::start(&lan.hosts[i], &specs[i]))
-        .collect();
+    let LanCluster {
+        lan,
+        specs,
+        pods,
+        agents,
+    } = LanCluster::new("dp5", 2);
     apply_all(&agents, &specs, Encapsulation::Vxlan);
     let host = &lan.hosts[0];
     let before = margay_routes(host);

@@ -89,6 +89,31 @@ impl SessionContext {
         if self.four_octet_as { 4 } else { 2 }
     }
 
+    /// A context packed in one octet: bit 0 4-octet AS, bit 1 extended message, bits 2 and 3
+    /// ADD-PATH (both directions) for IPv4 and IPv6 unicast, bit 4 an internal peer. The fuzz
+    /// target's inputs (and its seeds) start with this octet; the decoder-bounds test
+    /// enumerates it.
+    pub fn from_octet(bits: u8) -> Self {
+        let mut add_path = FamilySet::EMPTY;
+        if bits & 4 != 0 {
+            add_path.insert(AfiSafi::IPV4_UNICAST);
+        }
+        if bits & 8 != 0 {
+            add_path.insert(AfiSafi::IPV6_UNICAST);
+        }
+        SessionContext {
+            four_octet_as: bits & 1 != 0,
+            extended_message: bits & 2 != 0,
+            add_path_receive: add_path,
+            add_path_send: add_path,
+            peer_type: if bits & 16 != 0 {
+                PeerType::Internal
+            } else {
+                PeerType::External
+            },
+        }
+    }
+
     /// Largest message this session may carry (RFC 4271 §4, RFC 8654 §4).
     pub fn max_message_len(&self) -> usize {
         if self.extended_message {
