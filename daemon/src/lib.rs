@@ -6,6 +6,7 @@ pub mod config;
 pub mod datastore;
 pub mod etcd;
 pub mod fib;
+pub mod peering;
 pub mod resources;
 pub mod routing;
 pub mod underlay;
