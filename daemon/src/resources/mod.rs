@@ -26,7 +26,10 @@ pub use ipam_config::{IpamConfigResource, IpamConfigSpecDoc};
 pub use ippool::{IpPool, IpPoolSpecDoc, ipam_pools_for};
 pub use node::{Node, NodeSpecDoc};
 pub use selector::{Selector, SelectorError};
-pub use types::{Asn, Community, Encapsulation, FieldError, HoldTime, MacAddr, ResourceName};
+pub use types::{
+    Asn, Community, Encapsulation, EncapsulationParseError, FieldError, HoldTime, MacAddr,
+    ResourceName,
+};
 pub use validate::{SetError, validate_set};
 
 /// The only API version.

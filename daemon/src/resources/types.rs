@@ -213,6 +213,36 @@ pub enum Encapsulation {
     Auto,
 }
 
+/// An encapsulation name that is none of `none`, `vxlan`, `cross-subnet`, `auto`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("encapsulation {0:?} is not one of none, vxlan, cross-subnet, auto")]
+pub struct EncapsulationParseError(pub String);
+
+impl FromStr for Encapsulation {
+    type Err = EncapsulationParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Encapsulation::None),
+            "vxlan" => Ok(Encapsulation::Vxlan),
+            "cross-subnet" => Ok(Encapsulation::CrossSubnet),
+            "auto" => Ok(Encapsulation::Auto),
+            other => Err(EncapsulationParseError(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Encapsulation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encapsulation::None => "none",
+            Encapsulation::Vxlan => "vxlan",
+            Encapsulation::CrossSubnet => "cross-subnet",
+            Encapsulation::Auto => "auto",
+        })
+    }
+}
+
 /// Parses an IP address found at `path`.
 pub fn parse_ip(value: &str, path: &str) -> Result<IpAddr, FieldError> {
     IpAddr::from_str(value)

@@ -1,56 +1,12 @@
 //! The decision's inputs as plain data (DESIGN §3, §6: IPPool, Node, blocks; §5: BGP paths).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use ipnetwork::IpNetwork;
 use margay_vxlan::Mac;
 
-/// An IPPool's `encapsulation` (DESIGN §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Encapsulation {
-    /// The best BGP path as learned: the underlay is trusted to carry Pod routes.
-    None,
-    /// Always VXLAN.
-    Vxlan,
-    /// Direct inside our underlay subnet, VXLAN outside it.
-    CrossSubnet,
-    /// Direct inside our subnet, else a BGP path with a connected next hop, else VXLAN.
-    #[default]
-    Auto,
-}
-
-/// An encapsulation name that is none of `none`, `vxlan`, `cross-subnet`, `auto`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("encapsulation {0:?} is not one of none, vxlan, cross-subnet, auto")]
-pub struct EncapsulationParseError(pub String);
-
-impl FromStr for Encapsulation {
-    type Err = EncapsulationParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "none" => Ok(Encapsulation::None),
-            "vxlan" => Ok(Encapsulation::Vxlan),
-            "cross-subnet" => Ok(Encapsulation::CrossSubnet),
-            "auto" => Ok(Encapsulation::Auto),
-            other => Err(EncapsulationParseError(other.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for Encapsulation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Encapsulation::None => "none",
-            Encapsulation::Vxlan => "vxlan",
-            Encapsulation::CrossSubnet => "cross-subnet",
-            Encapsulation::Auto => "auto",
-        })
-    }
-}
+pub use crate::resources::{Encapsulation, EncapsulationParseError};
 
 /// This node.
 #[derive(Debug, Clone, PartialEq, Eq)]
