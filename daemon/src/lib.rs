@@ -2,6 +2,7 @@
 //!
 //! Modules are added by the issues that build them: datastore resources and watches, the
 //! route decision, the FIB writer, the local API.
+pub mod api;
 pub mod config;
 pub mod datastore;
 pub mod etcd;

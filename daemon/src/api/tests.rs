@@ -1,0 +1,152 @@
+//! The API's pure parts: the route table built from a real decision (every kind), and the
+//! wire form of requests and replies.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnetwork::IpNetwork;
+use margay_vxlan::Mac;
+
+use super::*;
+use crate::routing::{
+    BgpPath, DecisionInput, Encapsulation, LocalNode, Pool, RemoteNode, VtepAddr, decide,
+};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn net(s: &str) -> IpNetwork {
+    s.parse().unwrap()
+}
+
+fn node(name: &str, underlay: &str, block: &str, tunnel: &str) -> RemoteNode {
+    RemoteNode {
+        name: name.into(),
+        underlay: ip(underlay),
+        vtep: Some(VtepAddr {
+            tunnel_ip: ip(tunnel),
+            mac: Mac::from_node_name(name),
+        }),
+        blocks: vec![net(block)],
+    }
+}
+
+fn path(next_hop: &str) -> BgpPath {
+    BgpPath {
+        next_hop: ip(next_hop),
+        connected: true,
+        peer: ip(next_hop),
+    }
+}
+
+/// node-a (172.18.1.10/24) in an `auto` pool: node-b on its subnet (direct), node-c behind two
+/// ToRs with connected BGP paths (native, ECMP), node-d elsewhere without a path (VXLAN); and a
+/// `none` pool whose only block has no BGP path (unrouted).
+fn five_kinds() -> DecisionInput {
+    DecisionInput {
+        local: LocalNode {
+            name: "node-a".into(),
+            underlay: net("172.18.1.10/24"),
+            blocks: vec![net("10.244.0.0/26")],
+        },
+        pools: vec![
+            Pool {
+                cidr: net("10.244.0.0/16"),
+                encapsulation: Encapsulation::Auto,
+            },
+            Pool {
+                cidr: net("10.250.0.0/16"),
+                encapsulation: Encapsulation::None,
+            },
+        ],
+        nodes: vec![
+            node("node-b", "172.18.1.11", "10.244.1.0/26", "10.244.1.0"),
+            node("node-c", "172.18.2.10", "10.244.2.0/26", "10.244.2.0"),
+            node("node-d", "172.18.3.10", "10.244.3.0/26", "10.244.3.0"),
+            node("node-e", "172.18.4.10", "10.250.0.0/26", "10.250.0.0"),
+        ],
+        bgp: BTreeMap::from([(
+            net("10.244.2.0/26"),
+            vec![path("172.18.1.2"), path("172.18.1.1")],
+        )]),
+    }
+}
+
+#[test]
+fn routes_of_a_decision_cover_every_kind_sorted_with_reasons() {
+    let routes = RouteStatus::from_decision(&decide(&five_kinds()), "eth0");
+    let row = |dst: &str, kind, via: &str, reason: &str| RouteStatus {
+        dst: net(dst),
+        kind,
+        via: via.into(),
+        reason: reason.into(),
+    };
+    assert_eq!(
+        routes,
+        vec![
+            row("10.244.0.0/26", RouteKind::Own, "blackhole", "own block"),
+            row(
+                "10.244.1.0/26",
+                RouteKind::Direct,
+                "172.18.1.11 dev eth0",
+                "same subnet"
+            ),
+            row(
+                "10.244.2.0/26",
+                RouteKind::Native,
+                "172.18.1.1, 172.18.1.2",
+                "native via ToR 172.18.1.1, 172.18.1.2"
+            ),
+            row(
+                "10.244.3.0/26",
+                RouteKind::Vxlan,
+                "10.244.3.0 dev vxlan.margay onlink",
+                "vxlan: no BGP path with a connected next hop"
+            ),
+            row("10.250.0.0/26", RouteKind::None, "", "none: no BGP path"),
+        ]
+    );
+}
+
+#[test]
+fn empty_decision_has_no_routes() {
+    assert!(RouteStatus::from_decision(&Default::default(), "eth0").is_empty());
+}
+
+#[test]
+fn requests_are_one_tagged_json_object() {
+    assert_eq!(
+        serde_json::to_string(&Request::Status).unwrap(),
+        r#"{"request":"status"}"#
+    );
+    assert_eq!(
+        serde_json::from_str::<Request>(r#"{"request":"routes"}"#).unwrap(),
+        Request::Routes
+    );
+    let err = serde_json::from_str::<Request>(r#"{"request":"trace"}"#).unwrap_err();
+    assert!(err.to_string().contains("trace"), "{err}");
+}
+
+#[test]
+fn replies_round_trip_with_kinds_in_lowercase() {
+    let reply = Reply::Routes(vec![RouteStatus {
+        dst: net("10.244.3.0/26"),
+        kind: RouteKind::Vxlan,
+        via: "10.244.3.0 dev vxlan.margay onlink".into(),
+        reason: "vxlan: pool encapsulation is vxlan".into(),
+    }]);
+    let line = serde_json::to_string(&reply).unwrap();
+    assert!(
+        line.starts_with(r#"{"reply":"routes","body":[{"dst":"10.244.3.0/26","kind":"vxlan""#),
+        "{line}"
+    );
+    assert_eq!(serde_json::from_str::<Reply>(&line).unwrap(), reply);
+    let error = Reply::Error {
+        message: "not ready".into(),
+    };
+    assert_eq!(
+        serde_json::to_string(&error).unwrap(),
+        r#"{"reply":"error","body":{"message":"not ready"}}"#
+    );
+}
