@@ -338,6 +338,33 @@ fn rows() -> Vec<Row> {
             ],
         },
         Row {
+            rule: "peerSelector over the mesh: the selected node's session is a node session",
+            yaml: three_nodes() + &peer("to-r2", "peerSelector: \"rack == 'r2'\""),
+            local: "node-a",
+            sessions: &[
+                "10.0.0.2:179 mesh node-b as64512 passive",
+                "10.0.0.3:179 node node-c as64512 passive",
+            ],
+        },
+        Row {
+            rule: "two BGPPeers giving the same node session alike: one session, no problem",
+            yaml: three_nodes()
+                + &config("default", "nodeMesh: false")
+                + &peer(
+                    "r1-to-r2",
+                    "nodeSelector: \"rack == 'r1'\", peerSelector: \"rack == 'r2'\"",
+                )
+                + &peer(
+                    "r2-to-r1",
+                    "nodeSelector: \"rack == 'r2'\", peerSelector: \"rack == 'r1'\"",
+                ),
+            local: "node-c",
+            sessions: &[
+                "10.0.0.1:179 node node-a as64512",
+                "10.0.0.2:179 node node-b as64512",
+            ],
+        },
+        Row {
             rule: "node-specific BGPPeer over a global one with the same address",
             yaml: three_nodes()
                 + &config("default", "nodeMesh: false")
