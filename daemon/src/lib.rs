@@ -1,7 +1,12 @@
 //! margay-daemon: the node agent `margay-node` and the configuration CLI `margayctl`.
 //!
-//! Modules are added by the issues that build them: datastore resources and watches, the
-//! route decision, the FIB writer, the local API.
+//! - [`agent`]: margay-node's run loop, wiring everything below together.
+//! - [`config`], [`underlay`]: the node's settings and its underlay address.
+//! - [`resources`], [`datastore`], [`etcd`]: cluster resources in etcd.
+//! - [`peering`]: which BGP sessions a node has.
+//! - [`routing`], [`fib`]: the route decision and the kernel route writer.
+//! - [`api`]: the local unix-socket API that `margayctl node` talks to.
+pub mod agent;
 pub mod api;
 pub mod config;
 pub mod datastore;

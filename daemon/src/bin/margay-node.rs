@@ -41,10 +41,25 @@ fn main() -> ExitCode {
             }
         }
     }
-    eprintln!(
-        "margay-node: node {}: configuration is valid, but the node agent itself is not built \
-         yet (see the open issues); use --print-config to inspect the configuration",
-        config.node_name
-    );
-    ExitCode::from(2)
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("margay-node: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(margay_daemon::agent::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("margay-node: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
