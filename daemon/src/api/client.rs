@@ -36,15 +36,15 @@ pub async fn call_with_timeout(
 }
 
 async fn exchange(path: &Path, request: &Request) -> Result<Reply, ApiError> {
-    let io = |source| ApiError::Io {
+    let io = |error| ApiError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let stream = UnixStream::connect(path)
         .await
-        .map_err(|source| ApiError::Connect {
+        .map_err(|error| ApiError::Connect {
             path: path.to_owned(),
-            source,
+            error,
         })?;
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_vec(request).expect("a request is plain data");

@@ -1,4 +1,6 @@
 //! What can go wrong serving or calling the local API; every error names the socket path.
+//! The I/O cause is part of each message (not a separate `source`), so `{:#}` chains do not
+//! print it twice.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,12 +9,12 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The socket's directory could not be created.
-    #[error("creating the API socket directory {dir}: {source}")]
+    #[error("creating the API socket directory {dir}: {error}")]
     CreateDir {
         /// The directory.
         dir: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Something that is not a socket is in the way.
     #[error("API socket {path}: a file that is not a socket is in the way; remove it")]
@@ -40,22 +42,22 @@ pub enum ApiError {
         why: String,
     },
     /// Setting up the listening socket failed.
-    #[error("API socket {path}: {action}: {source}")]
+    #[error("API socket {path}: {action}: {error}")]
     Listen {
         /// The path.
         path: PathBuf,
         /// What was being done (`bind`, `chmod 0600`, `rename into place`).
         action: &'static str,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The client could not connect.
-    #[error("cannot connect to the API socket {path}: {source}; is margay-node running?")]
+    #[error("cannot connect to the API socket {path}: {error}; is margay-node running?")]
     Connect {
         /// The path.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// No reply in time.
     #[error("no reply on the API socket {path} within {after:?}; is margay-node running?")]
@@ -66,12 +68,12 @@ pub enum ApiError {
         after: Duration,
     },
     /// Reading or writing the connection failed.
-    #[error("API socket {path}: {source}; is margay-node running?")]
+    #[error("API socket {path}: {error}; is margay-node running?")]
     Io {
         /// The path.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The server closed the connection without replying.
     #[error("API socket {path}: closed without a reply; is margay-node running?")]

@@ -16,6 +16,7 @@
 mod cidr_text;
 mod client;
 mod error;
+pub mod render;
 mod route_status;
 mod server;
 mod types;

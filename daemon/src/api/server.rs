@@ -87,9 +87,9 @@ pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> Result<ApiServer
             .recursive(true)
             .mode(0o755)
             .create(dir)
-            .map_err(|source| ApiError::CreateDir {
+            .map_err(|error| ApiError::CreateDir {
                 dir: dir.to_owned(),
-                source,
+                error,
             })?;
     }
     refuse_live_server(path).await?;
@@ -108,11 +108,11 @@ pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> Result<ApiServer
 async fn refuse_live_server(path: &Path) -> Result<(), ApiError> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
+        Err(error) => {
             return Err(ApiError::Listen {
                 path: path.to_owned(),
                 action: "stat",
-                source,
+                error,
             });
         }
         Ok(meta) if !meta.file_type().is_socket() => {
@@ -123,14 +123,14 @@ async fn refuse_live_server(path: &Path) -> Result<(), ApiError> {
         Ok(_) => {}
     }
     match call_with_timeout(path, &Request::Status, PROBE_TIMEOUT).await {
-        Err(ApiError::Connect { source, .. }) if source.kind() == ErrorKind::ConnectionRefused => {
+        Err(ApiError::Connect { error, .. }) if error.kind() == ErrorKind::ConnectionRefused => {
             debug!(path = %path.display(), "replacing a stale API socket");
             Ok(())
         }
-        Err(ApiError::Connect { source, .. }) => Err(ApiError::Listen {
+        Err(ApiError::Connect { error, .. }) => Err(ApiError::Listen {
             path: path.to_owned(),
             action: "probing the socket already there",
-            source,
+            error,
         }),
         Ok(Reply::Status(status)) => Err(ApiError::InUse {
             path: path.to_owned(),
@@ -156,10 +156,10 @@ static PRIVATE_DIRS: AtomicU64 = AtomicU64::new(0);
 /// Binds in a private directory next to `path`, sets 0600, renames into place. Returns the
 /// listener and the socket's (device, inode, owner uid).
 fn bind_private(path: &Path, dir: &Path) -> Result<(UnixListener, (u64, u64, u32)), ApiError> {
-    let listen = |action, source| ApiError::Listen {
+    let listen = |action, error| ApiError::Listen {
         path: path.to_owned(),
         action,
-        source,
+        error,
     };
     let private = dir.join(format!(
         ".margay-api.{}.{}",

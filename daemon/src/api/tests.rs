@@ -150,3 +150,111 @@ fn replies_round_trip_with_kinds_in_lowercase() {
         r#"{"reply":"error","body":{"message":"not ready"}}"#
     );
 }
+
+#[test]
+fn since_is_hours_minutes_seconds_ago_with_days_past_one() {
+    let now = 1_764_150_000;
+    assert_eq!(render::format_since(now - 5, now), "00:00:05");
+    assert_eq!(render::format_since(now - 3723, now), "01:02:03");
+    assert_eq!(
+        render::format_since(now - 2 * 86_400 - 3723, now),
+        "2d01:02:03"
+    );
+    assert_eq!(render::format_since(now + 10, now), "00:00:00");
+    assert_eq!(render::format_since(0, now), "-");
+}
+
+fn session(peer: &str, kind: crate::peering::PeerKind, name: &str) -> SessionStatus {
+    SessionStatus {
+        peer: ip(peer),
+        kind,
+        name: name.into(),
+        asn: 64512,
+        state: "Established".into(),
+        since_unix: 1_764_150_000 - 312,
+        prefixes_received: 1,
+        prefixes_sent: 2,
+        last_error: None,
+    }
+}
+
+#[test]
+fn status_table_shows_identity_sessions_and_problems() {
+    use crate::peering::PeerKind;
+    let mut tor = session("172.18.1.1", PeerKind::Global, "tor-r1");
+    tor.asn = 65001;
+    tor.state = "Active".into();
+    tor.prefixes_received = 0;
+    tor.last_error = Some("connection refused".into());
+    let status = NodeStatus {
+        node: "node-a".into(),
+        underlay: net("172.18.1.10/24"),
+        asn: 64512,
+        router_id: "172.18.1.10".parse().unwrap(),
+        route_reflector_cluster_id: Some("1.0.0.1".parse().unwrap()),
+        blocks: vec![net("10.244.0.0/26"), net("10.244.0.64/26")],
+        vtep: Some(VtepStatus {
+            device: "vxlan.margay".into(),
+            tunnel_address: ip("10.244.0.0"),
+            mac: "66:1a:2b:3c:4d:5e".into(),
+            mtu: 1450,
+        }),
+        sessions: vec![session("172.18.1.11", PeerKind::Mesh, "node-b"), tor],
+        problems: vec!["BGPPeer tor-r1: connection refused".into()],
+    };
+    let expected = "\
+node:           node-a
+underlay:       172.18.1.10/24
+AS:             64512
+router id:      172.18.1.10
+RR cluster id:  1.0.0.1
+blocks:         10.244.0.0/26, 10.244.0.64/26
+VTEP:           vxlan.margay 10.244.0.0 66:1a:2b:3c:4d:5e mtu 1450
+
+PEER         TYPE    NAME    AS     STATE        SINCE     RECEIVED  SENT  LAST ERROR
+172.18.1.11  mesh    node-b  64512  Established  00:05:12  1         2     -
+172.18.1.1   global  tor-r1  65001  Active       00:05:12  0         2     connection refused
+
+problems:
+  - BGPPeer tor-r1: connection refused
+";
+    assert_eq!(render::status_table(&status, 1_764_150_000), expected);
+}
+
+#[test]
+fn status_table_of_a_lone_node_says_so() {
+    let status = NodeStatus {
+        node: "solo".into(),
+        underlay: net("192.0.2.10/24"),
+        asn: 64512,
+        router_id: "192.0.2.10".parse().unwrap(),
+        route_reflector_cluster_id: None,
+        blocks: vec![],
+        vtep: None,
+        sessions: vec![],
+        problems: vec![],
+    };
+    let text = render::status_table(&status, 0);
+    assert!(
+        text.contains("blocks:     none\n")
+            && text.contains("VTEP:       none\n")
+            && text.ends_with("\nno BGP sessions\n")
+            && !text.contains("problems"),
+        "{text}"
+    );
+}
+
+#[test]
+fn routes_table_lines_up_every_kind() {
+    let routes = RouteStatus::from_decision(&decide(&five_kinds()), "eth0");
+    let expected = "\
+DESTINATION    KIND    VIA                                 REASON
+10.244.0.0/26  own     blackhole                           own block
+10.244.1.0/26  direct  172.18.1.11 dev eth0                same subnet
+10.244.2.0/26  native  172.18.1.1, 172.18.1.2              native via ToR 172.18.1.1, 172.18.1.2
+10.244.3.0/26  vxlan   10.244.3.0 dev vxlan.margay onlink  vxlan: no BGP path with a connected next hop
+10.250.0.0/26  none    -                                   none: no BGP path
+";
+    assert_eq!(render::routes_table(&routes), expected);
+    assert_eq!(render::routes_table(&[]), "no blocks\n");
+}

@@ -1,20 +1,23 @@
 //! `margayctl`: the configuration CLI, in the habits of kubectl and calicoctl. Every error
 //! exits non-zero with a message naming what was wrong; a file with any invalid document writes
-//! nothing.
+//! nothing. `node status` and `node routes` ask the local margay-node over its API socket
+//! (`margay_daemon::api`); everything else talks to etcd.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use margay_daemon::config::Settings;
+use margay_daemon::api::{self, Reply, Request, render};
+use margay_daemon::config::{DEFAULT_API_SOCKET, Settings};
 use margay_daemon::datastore::{Datastore, DatastoreError};
 use margay_daemon::resources::{
     Kind, Resource, parse_json, parse_yaml, to_json, to_yaml, validate_set,
 };
 use margay_ipam::kv::etcd::EtcdStore;
-use margay_ipam::{Ipam, IpamConfig, Keys};
+use margay_ipam::{Ipam, IpamConfig, Keys, NodeRelease};
 
 /// margayctl: manage margay resources and IPAM in etcd.
 #[derive(Debug, Parser)]
@@ -119,6 +122,11 @@ enum Command {
         #[command(subcommand)]
         command: ModeCommand,
     },
+    /// Ask the margay-node of this machine (over its local API socket).
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
     /// Print the client version.
     Version,
     /// Print a shell completion script.
@@ -140,6 +148,33 @@ enum IpamCommand {
     Check,
     /// Repair what `check` reports.
     Release,
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// The node, its BGP sessions (peer, type, state, since, prefixes) and its problems.
+    Status(NodeArgs),
+    /// Every block with the route chosen for it and why.
+    Routes(NodeArgs),
+}
+
+/// Where the node's API socket is and how to print its answer.
+#[derive(Debug, clap::Args)]
+struct NodeArgs {
+    /// margay-node's API socket.
+    #[arg(long, env = "MARGAY_API_SOCKET", default_value = DEFAULT_API_SOCKET)]
+    socket: PathBuf,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    output: NodeOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum NodeOutput {
+    /// Aligned columns.
+    Table,
+    /// The API's JSON, indented.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -281,6 +316,106 @@ fn ipam(store: &Datastore<EtcdStore>) -> Ipam<EtcdStore> {
     )
 }
 
+/// Deletes one resource. A Node also gives its IPAM blocks, addresses and affinities back to
+/// the pools; when the Node is already gone but blocks of it remain, those are still released,
+/// so an interrupted `delete node` can simply be run again.
+async fn delete(store: &Datastore<EtcdStore>, kind: Kind, name: &str) -> anyhow::Result<()> {
+    let deleted = store.delete(kind, name, None).await;
+    if kind != Kind::Node {
+        deleted?;
+        println!("{kind}/{name} deleted");
+        return Ok(());
+    }
+    let already_gone = match deleted {
+        Ok(()) => {
+            println!("{kind}/{name} deleted");
+            false
+        }
+        Err(DatastoreError::NotFound { .. }) => true,
+        Err(e) => return Err(e.into()),
+    };
+    let released = ipam(store).release_node(name).await.with_context(|| {
+        format!(
+            "Node/{name}: releasing its IPAM blocks (run `margayctl delete node {name}` again \
+             to finish)"
+        )
+    })?;
+    if already_gone {
+        if released == NodeRelease::default() {
+            bail!("Node/{name} not found (and it holds no IPAM blocks)");
+        }
+        println!("Node/{name} was already deleted");
+    }
+    let blocks: Vec<String> = released.blocks.iter().map(ToString::to_string).collect();
+    let listed = if blocks.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", blocks.join(", "))
+    };
+    println!(
+        "released {} of {name}{listed}: {}, {}",
+        plural(blocks.len(), "block", "blocks"),
+        plural(released.addresses, "address", "addresses"),
+        plural(released.affinities, "affinity", "affinities"),
+    );
+    Ok(())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Asks the node on `socket`; its error replies become errors naming the socket.
+async fn ask_node(socket: &Path, request: Request) -> anyhow::Result<Reply> {
+    match api::call(socket, &request).await? {
+        Reply::Error { message } => bail!("margay-node on {}: {message}", socket.display()),
+        reply => Ok(reply),
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("plain data")
+    );
+}
+
+async fn node_command(command: NodeCommand) -> anyhow::Result<()> {
+    match command {
+        NodeCommand::Status(args) => {
+            let Reply::Status(status) = ask_node(&args.socket, Request::Status).await? else {
+                bail!(
+                    "margay-node on {}: status answered with another reply",
+                    args.socket.display()
+                );
+            };
+            match args.output {
+                NodeOutput::Json => print_json(&status),
+                NodeOutput::Table => {
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    print!("{}", render::status_table(&status, now));
+                }
+            }
+        }
+        NodeCommand::Routes(args) => {
+            let Reply::Routes(routes) = ask_node(&args.socket, Request::Routes).await? else {
+                bail!(
+                    "margay-node on {}: routes answered with another reply",
+                    args.socket.display()
+                );
+            };
+            match args.output {
+                NodeOutput::Json => print_json(&routes),
+                NodeOutput::Table => print!("{}", render::routes_table(&routes)),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The pool with `spec.encapsulation` set to `mode`, re-validated like any document.
 fn with_mode(resource: &Resource, mode: &str) -> Result<Resource, DatastoreError> {
     let mut doc: serde_json::Value =
@@ -340,8 +475,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let store = datastore(&cli.etcd).await?;
             for (kind, name) in targets {
-                store.delete(kind, &name, None).await?;
-                println!("{kind}/{name} deleted");
+                delete(&store, kind, &name).await?;
             }
         }
         Command::Get { kind, name, output } => {
@@ -393,6 +527,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Node { command } => node_command(command).await?,
         Command::Mode {
             command: ModeCommand::Set { mode, pool },
         } => {
