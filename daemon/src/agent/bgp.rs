@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnetwork::IpNetwork;
+use margay_bgp::policy::{Conditions, Fallback, Policy, PrefixRange, Statement, Then};
 use margay_bgp::rib::RouteAttrs;
 use margay_bgp::speaker::{NeighborChange, NeighborConfig, SpeakerError, SpeakerHandle};
 use margay_bgp::wire::{Community as WireCommunity, LargeCommunity};
@@ -52,6 +53,37 @@ pub fn origination_attrs(communities: &[Community]) -> RouteAttrs {
         }
     }
     attrs
+}
+
+/// What a node advertises to every peer (DESIGN §5, as Calico's export filter): prefixes inside
+/// the IP pools (own blocks, and blocks learned from others where the rules of RFC 4271 §9.2 /
+/// RFC 4456 let them pass) and the service CIDRs; nothing else — a default route or a router's
+/// table learned from one peer is never passed on to another.
+pub fn export_policy(pools: &[IpNetwork], service_cidrs: &[IpNetwork]) -> Policy {
+    let mut ranges: Vec<PrefixRange> = pools
+        .iter()
+        .filter_map(|pool| {
+            let prefix = prefix_of(*pool);
+            PrefixRange::new(prefix, None, Some(prefix.max_len())).ok()
+        })
+        .collect();
+    ranges.extend(
+        service_cidrs
+            .iter()
+            .filter_map(|cidr| PrefixRange::new(prefix_of(*cidr), None, None).ok()),
+    );
+    Policy {
+        statements: vec![Statement {
+            name: Some("pool-and-service-prefixes".into()),
+            conditions: Conditions {
+                prefix_set: Some(ranges),
+                ..Conditions::default()
+            },
+            set: Default::default(),
+            then: Then::Accept,
+        }],
+        default: Fallback::Reject,
+    }
 }
 
 impl BgpSync {
@@ -177,6 +209,30 @@ impl BgpSync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_passes_pool_and_service_prefixes_only() {
+        use margay_bgp::policy::{PeerClass, PolicyOutcome, RouteContext, RouteSource};
+        let policy = export_policy(
+            &["10.244.0.0/16".parse().unwrap()],
+            &["10.96.0.0/12".parse().unwrap()],
+        );
+        let verdict = |prefix: &str| {
+            let context = RouteContext {
+                prefix: prefix.parse().unwrap(),
+                peer: PeerClass::Ebgp,
+                source: RouteSource::Local,
+                local_asn: 64512,
+            };
+            policy.evaluate(&context, &RouteAttrs::local())
+        };
+        assert!(!matches!(verdict("10.244.3.0/26"), PolicyOutcome::Reject));
+        assert!(!matches!(verdict("10.244.0.0/16"), PolicyOutcome::Reject));
+        assert!(!matches!(verdict("10.96.0.0/12"), PolicyOutcome::Reject));
+        assert!(matches!(verdict("10.96.0.0/16"), PolicyOutcome::Reject));
+        assert!(matches!(verdict("0.0.0.0/0"), PolicyOutcome::Reject));
+        assert!(matches!(verdict("192.168.0.0/24"), PolicyOutcome::Reject));
+    }
 
     #[test]
     fn communities_become_attributes() {

@@ -25,7 +25,7 @@ use margay_vxlan::{Vtep, VtepConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use super::AgentError;
-use super::bgp::{BgpSync, origination_attrs};
+use super::bgp::{BgpSync, export_policy, origination_attrs};
 use super::cluster::ClusterView;
 use super::identity::Identity;
 use super::paths::BgpPaths;
@@ -460,10 +460,20 @@ impl<S: Store> Agent<S> {
             &self.view.bgp_configurations(),
             &|path| std::fs::read_to_string(path),
         );
+        let pools: Vec<_> = self.view.pools().iter().map(|p| p.cidr).collect();
+        let export = export_policy(&pools, &settings.service_cluster_ips);
+        let mut peers = plan.peers;
+        for peer in &mut peers {
+            peer.neighbor.export = export.clone();
+        }
         let mut problems = plan.problems;
-        problems.extend(self.bgp.set_neighbors(plan.peers).await);
+        problems.extend(self.bgp.set_neighbors(peers).await);
         self.problems.set("bgp", problems);
         self.sync_originated();
+        if self.restart_hold.is_some() && self.bgp.neighbors().is_empty() {
+            tracing::info!("graceful restart: no BGP neighbors to wait for");
+            self.restart_hold = None;
+        }
     }
 
     fn sync_originated(&mut self) {
