@@ -21,8 +21,11 @@ use crate::underlay::Underlay;
 pub struct Identity {
     /// The node name.
     pub name: String,
-    /// The detected underlay.
+    /// The detected underlay (the address family VXLAN and the route decision use).
     pub underlay: Underlay,
+    /// The detected IPv6 underlay of a dual-stack node (published so that BGP sessions can
+    /// carry IPv6 routes with an IPv6 next hop), if `underlay6` is configured.
+    pub underlay6: Option<Underlay>,
     /// The configured AS (overrides the BGPConfiguration's), if any.
     pub as_number: Option<u32>,
     /// Configured labels.
@@ -41,11 +44,13 @@ impl Identity {
     pub fn node_doc(&self, stored: Option<&NodeSpecDoc>, tunnel: Option<IpAddr>) -> NodeSpecDoc {
         let mut doc = stored.cloned().unwrap_or_default();
         let mut bgp = doc.bgp.take().unwrap_or_else(NodeBgpDoc::default);
-        let address = self.underlay.address.to_string();
-        if self.underlay.address.is_ipv4() {
-            bgp.ipv4_address = Some(address);
-        } else {
-            bgp.ipv6_address = Some(address);
+        for underlay in std::iter::once(&self.underlay).chain(&self.underlay6) {
+            let address = underlay.address.to_string();
+            if underlay.address.is_ipv4() {
+                bgp.ipv4_address = Some(address);
+            } else {
+                bgp.ipv6_address = Some(address);
+            }
         }
         if self.as_number.is_some() {
             bgp.as_number = self.as_number;
@@ -143,6 +148,11 @@ mod tests {
                 ifindex: 2,
                 address: "172.18.1.10/24".parse().unwrap(),
             },
+            underlay6: Some(Underlay {
+                interface: "eth0".into(),
+                ifindex: 2,
+                address: "fd00:18:1::10/64".parse().unwrap(),
+            }),
             as_number: Some(65010),
             labels: [("rack".to_owned(), "r1".to_owned())].into(),
             mac: Mac::from_node_name("node-a"),
@@ -154,6 +164,7 @@ mod tests {
         let doc = identity().node_doc(None, Some("10.244.1.0".parse().unwrap()));
         let bgp = doc.bgp.unwrap();
         assert_eq!(bgp.ipv4_address.as_deref(), Some("172.18.1.10/24"));
+        assert_eq!(bgp.ipv6_address.as_deref(), Some("fd00:18:1::10/64"));
         assert_eq!(bgp.as_number, Some(65010));
         let vxlan = doc.vxlan.unwrap();
         assert_eq!(vxlan.tunnel_address.as_deref(), Some("10.244.1.0"));

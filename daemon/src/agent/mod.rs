@@ -77,9 +77,14 @@ pub enum AgentError {
 /// Runs the node agent with `config` until SIGTERM or SIGINT.
 pub async fn run(config: NodeConfig) -> Result<(), AgentError> {
     let underlay = detect(&config.underlay, Family::V4).await?;
+    let underlay6 = match &config.underlay6 {
+        Some(method) => Some(detect(method, Family::V6).await?),
+        None => None,
+    };
     let identity = Identity {
         name: config.node_name.clone(),
         underlay,
+        underlay6,
         as_number: config.as_number,
         labels: config.labels.clone(),
         mac: Mac::from_node_name(&config.node_name),
