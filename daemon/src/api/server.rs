@@ -87,6 +87,10 @@ pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> Result<ApiServer
             .recursive(true)
             .mode(0o755)
             .create(dir)
+            .and_then(|()| {
+                // The mode given to `create` is narrowed by the umask.
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            })
             .map_err(|error| ApiError::CreateDir {
                 dir: dir.to_owned(),
                 error,
