@@ -76,21 +76,9 @@ pub enum AgentError {
 
 /// Runs the node agent with `config` until SIGTERM or SIGINT.
 pub async fn run(config: NodeConfig) -> Result<(), AgentError> {
-    let underlay = detect(&config.underlay, Family::V4).await?;
-    let underlay6 = match &config.underlay6 {
-        Some(method) => Some(detect(method, Family::V6).await?),
-        None => None,
-    };
-    let identity = Identity {
-        name: config.node_name.clone(),
-        underlay,
-        underlay6,
-        as_number: config.as_number,
-        labels: config.labels.clone(),
-        mac: Mac::from_node_name(&config.node_name),
-    };
     match &config.datastore {
         DatastoreConfig::Etcd(etcd) => {
+            let identity = identity(&config).await?;
             let (store, keys) = crate::etcd::open(etcd).await?;
             let datastore = Datastore::new(store, keys);
             let agent = Agent::start(&config, identity, datastore.clone()).await?;
@@ -100,9 +88,28 @@ pub async fn run(config: NodeConfig) -> Result<(), AgentError> {
             agent.run(&config.api_socket).await
         }
         DatastoreConfig::File(path) => {
+            // The file first: a mistake in it is reported before anything about the host.
             let datastore = standalone::load(path).await?;
+            let identity = identity(&config).await?;
             let agent = Agent::start(&config, identity, datastore).await?;
             agent.run(&config.api_socket).await
         }
     }
+}
+
+/// This node as configured, with its underlay detected.
+async fn identity(config: &NodeConfig) -> Result<Identity, AgentError> {
+    let underlay = detect(&config.underlay, Family::V4).await?;
+    let underlay6 = match &config.underlay6 {
+        Some(method) => Some(detect(method, Family::V6).await?),
+        None => None,
+    };
+    Ok(Identity {
+        name: config.node_name.clone(),
+        underlay,
+        underlay6,
+        as_number: config.as_number,
+        labels: config.labels.clone(),
+        mac: Mac::from_node_name(&config.node_name),
+    })
 }
