@@ -6,12 +6,14 @@
 //! - [`peering`]: which BGP sessions a node has.
 //! - [`routing`], [`fib`]: the route decision and the kernel route writer.
 //! - [`api`]: the local unix-socket API that `margayctl node` talks to.
+//! - [`health`]: `/metrics`, `/livez`, `/readyz`.
 pub mod agent;
 pub mod api;
 pub mod config;
 pub mod datastore;
 pub mod etcd;
 pub mod fib;
+pub mod health;
 pub mod peering;
 pub mod resources;
 pub mod routing;

@@ -44,6 +44,7 @@ fn status(node: &str) -> NodeStatus {
             last_error: None,
         }],
         problems: vec![],
+        converged: true,
     }
 }
 

@@ -351,6 +351,7 @@ fn served_status() -> NodeStatus {
             },
         ],
         problems: vec!["BGPPeer tor-r1: connect: connection refused".into()],
+        converged: true,
     }
 }
 

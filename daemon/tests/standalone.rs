@@ -3,6 +3,8 @@
 //! announces it and the service CIDR, and BIRD installs both; nothing else is exported; the
 //! local API reports the session; a bad file stops the node with the file and field named.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use margay_daemon::api::NodeStatus;
 use margay_tests::{Bird, Netns, TestDir, wait_until};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+const METRICS: &str = "127.0.0.1:9091";
 
 fn node_file(router: &str) -> String {
     format!(
@@ -29,6 +32,33 @@ metadata: {{name: router}}
 spec: {{peerIP: {router}, asNumber: 65020, holdTime: 9}}
 "
     )
+}
+
+/// `GET path` on the node's metrics address (its own loopback); status code and body.
+fn http_get(node: &Netns, path: &str) -> Result<(u16, String), String> {
+    node.run_in(|| {
+        let mut stream =
+            TcpStream::connect(METRICS).map_err(|e| format!("connect {METRICS}: {e}"))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .map_err(|e| e.to_string())?;
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .map_err(|e| e.to_string())?;
+        let code = response
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("not an HTTP response: {response}"))?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((code, body))
+    })
 }
 
 fn status(node: &Netns, socket: &str) -> Result<NodeStatus, String> {
@@ -83,6 +113,8 @@ protocol bgp solo from peer_t {
             "interface=eth0",
             "--api-socket",
             socket,
+            "--metrics-listen",
+            METRICS,
         ],
     );
 
@@ -122,6 +154,41 @@ protocol bgp solo from peer_t {
     assert!(session.prefixes_received >= 1, "{session:?}");
     // The router's own route came in but is not a Pod prefix: no kernel route for it here.
     assert!(!own.contains("10.200.0.0"), "{own}");
+
+    // Health endpoints: live, ready (the one session is up), metrics saying so.
+    assert_eq!(http_get(&node, "/livez").unwrap(), (200, "live\n".into()));
+    assert_eq!(http_get(&node, "/readyz").unwrap(), (200, "ready\n".into()));
+    let (code, metrics) = http_get(&node, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    for line in [
+        "margay_node_ready{node=\"solo\"} 1",
+        "margay_node_blocks{node=\"solo\"} 1",
+        "margay_bgp_session_established{peer=\"172.31.0.1\",kind=\"global\",name=\"router\",state=\"Established\"} 1",
+        "margay_bgp_prefixes_sent{peer=\"172.31.0.1\",kind=\"global\",name=\"router\"} 2",
+        "margay_routes{kind=\"own\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing:\n{metrics}"
+        );
+    }
+    let (code, body) = http_get(&node, "/nope").unwrap();
+    assert_eq!(code, 404, "{body}");
+
+    // The router goes away: not ready any more, and /readyz says why.
+    bird.birdc("disable solo").unwrap();
+    let (_, why) = wait_until(TIMEOUT, "/readyz to report the session down", || {
+        let (code, body) = http_get(&node, "/readyz")?;
+        if code == 503 {
+            Ok((code, body))
+        } else {
+            Err(format!("{code} {body}"))
+        }
+    });
+    assert!(
+        why.contains("BGP session with 172.31.0.1 (global router)"),
+        "{why}"
+    );
 }
 
 #[test]

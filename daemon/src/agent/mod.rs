@@ -69,6 +69,14 @@ pub enum AgentError {
     /// The local API.
     #[error("local API: {0}")]
     Api(#[from] crate::api::ApiError),
+    /// The health/metrics endpoint.
+    #[error("metricsListen {address}: {error}")]
+    Health {
+        /// The address asked for.
+        address: std::net::SocketAddr,
+        /// Why it could not listen.
+        error: std::io::Error,
+    },
     /// Signal handlers.
     #[error("signal handler: {0}")]
     Signal(std::io::Error),
@@ -85,14 +93,14 @@ pub async fn run(config: NodeConfig) -> Result<(), AgentError> {
             let _liveness = datastore
                 .announce_liveness(&config.node_name, LIVENESS_TTL)
                 .await?;
-            agent.run(&config.api_socket).await
+            agent.run(&config.api_socket, config.metrics_listen).await
         }
         DatastoreConfig::File(path) => {
             // The file first: a mistake in it is reported before anything about the host.
             let datastore = standalone::load(path).await?;
             let identity = identity(&config).await?;
             let agent = Agent::start(&config, identity, datastore).await?;
-            agent.run(&config.api_socket).await
+            agent.run(&config.api_socket, config.metrics_listen).await
         }
     }
 }

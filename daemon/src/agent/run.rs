@@ -303,11 +303,23 @@ impl<S: Store> Agent<S> {
     /// Runs until SIGTERM/SIGINT: serves the API on `socket`, applies every input. On stop,
     /// closes the BGP sessions gracefully (no NOTIFICATION when graceful restart is on) and
     /// leaves the kernel's routes and VTEP in place.
-    pub async fn run(mut self, socket: &std::path::Path) -> Result<(), AgentError> {
+    pub async fn run(
+        mut self,
+        socket: &std::path::Path,
+        metrics: SocketAddr,
+    ) -> Result<(), AgentError> {
         self.sync_bgp().await;
         self.sync_dataplane().await;
-        let server = api::serve(socket, Arc::new(ApiBridge(self.sender.clone()))).await?;
+        let bridge = Arc::new(ApiBridge(self.sender.clone()));
+        let server = api::serve(socket, Arc::clone(&bridge)).await?;
         tracing::info!(socket = %socket.display(), "local API listening");
+        let health = crate::health::serve(metrics, bridge)
+            .await
+            .map_err(|error| AgentError::Health {
+                address: metrics,
+                error,
+            })?;
+        tracing::info!(address = %health.address(), "/metrics, /livez, /readyz listening");
         spawn_signals(self.sender.clone())?;
         let ticker = self.sender.clone();
         tokio::spawn(async move {
@@ -331,6 +343,7 @@ impl<S: Store> Agent<S> {
             self.handle(input).await;
         }
         server.shutdown().await;
+        drop(health);
         let graceful = self.speaker_identity.graceful_restart_seconds > 0;
         if let Err(e) = self.bgp.speaker().shutdown(graceful).await {
             tracing::warn!(error = %e, "speaker shutdown");
@@ -578,6 +591,7 @@ impl<S: Store> Agent<S> {
             }),
             sessions,
             problems: self.problems.all(),
+            converged: self.restart_hold.is_none(),
         }
     }
 }

@@ -85,6 +85,12 @@ pub fn status_table(status: &NodeStatus, now_unix: u64) -> String {
             None => "none".to_owned(),
         },
     ]);
+    if !status.converged {
+        identity.push([
+            "kernel".to_owned(),
+            "routes of the previous run kept until BGP has converged (graceful restart)".to_owned(),
+        ]);
+    }
     let width = identity.iter().map(|[k, _]| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for [key, value] in &identity {

@@ -201,6 +201,7 @@ fn status_table_shows_identity_sessions_and_problems() {
         }),
         sessions: vec![session("172.18.1.11", PeerKind::Mesh, "node-b"), tor],
         problems: vec!["BGPPeer tor-r1: connection refused".into()],
+        converged: true,
     };
     let expected = "\
 node:           node-a
@@ -233,6 +234,7 @@ fn status_table_of_a_lone_node_says_so() {
         vtep: None,
         sessions: vec![],
         problems: vec![],
+        converged: true,
     };
     let text = render::status_table(&status, 0);
     assert!(

@@ -34,6 +34,10 @@ pub struct NodeStatus {
     pub sessions: Vec<SessionStatus>,
     /// What is wrong (a peer refused, a route the kernel rejected...), for a human.
     pub problems: Vec<String>,
+    /// Whether the kernel has been reconciled with the decision (false while a restarting
+    /// node waits for BGP to converge before touching its routes).
+    #[serde(default)]
+    pub converged: bool,
 }
 
 /// This node's VXLAN tunnel endpoint.
