@@ -216,6 +216,9 @@ impl<P: Copy> ChangeLog<P> {
     }
 }
 
+/// Change-log length below which [`FamilyTable::compact_log`] leaves the log alone.
+const LOG_COMPACT_MIN: usize = 4096;
+
 /// What the RIB keeps per peer and family for sending.
 #[derive(Debug)]
 pub(crate) struct ExportState<P> {
@@ -490,8 +493,12 @@ impl<P: RibPrefix> FamilyTable<P> {
         self.exports[peer.index()] = ExportState::new();
     }
 
-    /// Drops log entries every reader has passed.
+    /// Drops log entries every reader has passed, once the log is long enough for that to
+    /// matter (finding the slowest reader walks every peer's export state).
     pub fn compact_log(&mut self) {
+        if self.log.entries.len() < LOG_COMPACT_MIN {
+            return;
+        }
         let min = self
             .exports
             .iter()

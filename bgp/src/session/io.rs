@@ -13,8 +13,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::wire::{self, Decoded, MessageError, SessionContext};
 
-/// Bytes read per `read` call; UPDATE floods arrive in many messages per read.
-const READ_CHUNK: usize = 64 * 1024;
+/// Room a new connection's read buffer starts with: one standard-size message (RFC 4271 §4).
+/// An idle session keeps no more than this.
+const READ_START: usize = 4096;
+/// Largest room offered to one `read` call: a read that fills the room doubles it up to this,
+/// so UPDATE floods arrive in many messages per read.
+const READ_MAX: usize = 64 * 1024;
+/// Queued messages the writer joins into one buffer for one `write` call (the socket has
+/// TCP_NODELAY: each call is at least one segment).
+const WRITE_BATCH: usize = 64 * 1024;
 
 /// What reading the next message can end in.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +42,9 @@ pub enum ReadError {
 pub struct MessageReader {
     read: OwnedReadHalf,
     buf: BytesMut,
+    /// Room offered to the next `read`: [`READ_START`], doubled after each read that fills it
+    /// (up to [`READ_MAX`]), back to the start once a read leaves half of it empty.
+    room: usize,
 }
 
 impl MessageReader {
@@ -44,11 +54,25 @@ impl MessageReader {
             if let Some(decoded) = wire::decode_from(&mut self.buf, ctx)? {
                 return Ok(decoded);
             }
-            self.buf.reserve(READ_CHUNK);
-            if self.read.read_buf(&mut self.buf).await? == 0 {
+            self.buf.reserve(self.room);
+            let offered = self.buf.capacity() - self.buf.len();
+            let read = self.read.read_buf(&mut self.buf).await?;
+            if read == 0 {
                 return Err(ReadError::Closed);
             }
+            self.room = next_room(self.room, offered, read);
         }
+    }
+}
+
+/// The room for the next read after `read` bytes arrived in `offered`.
+fn next_room(room: usize, offered: usize, read: usize) -> usize {
+    if read >= offered {
+        (room * 2).min(READ_MAX)
+    } else if read * 2 < offered {
+        READ_START
+    } else {
+        room
     }
 }
 
@@ -76,7 +100,8 @@ pub fn split(stream: TcpStream) -> (MessageReader, MessageWriter, WriterTask) {
     (
         MessageReader {
             read,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
+            room: READ_START,
         },
         MessageWriter { queue },
         WriterTask {
@@ -140,13 +165,29 @@ async fn write_loop(
 ) -> io::Result<()> {
     let mut written = 0u64;
     while let Some(first) = rx.recv().await {
-        write.write_all(&first).await?;
-        written += 1;
-        // Drain what else is queued before the next wakeup: UPDATE bursts go out back to back.
-        while let Ok(more) = rx.try_recv() {
-            write.write_all(&more).await?;
+        let Ok(second) = rx.try_recv() else {
+            write.write_all(&first).await?;
             written += 1;
+            progress.send_replace(written);
+            continue;
+        };
+        // A burst: join what is queued into writes of up to WRITE_BATCH octets, full
+        // segments instead of one small segment per message. The buffer lives for the burst
+        // only, so idle sessions keep none.
+        let mut batch = BytesMut::with_capacity(WRITE_BATCH);
+        let mut next = Some(first);
+        let mut following = Some(second);
+        while let Some(message) = next.take() {
+            if !batch.is_empty() && batch.len() + message.len() > WRITE_BATCH {
+                write.write_all(&batch).await?;
+                batch.clear();
+                progress.send_replace(written);
+            }
+            batch.extend_from_slice(&message);
+            written += 1;
+            next = following.take().or_else(|| rx.try_recv().ok());
         }
+        write.write_all(&batch).await?;
         progress.send_replace(written);
     }
     write.shutdown().await
@@ -176,6 +217,57 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(rb.next(&ctx).await.unwrap().message, Message::Keepalive);
         }
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_joined_into_few_writes_and_arrives_whole_and_in_order() {
+        // Extended messages (RFC 8654) larger than the reader's starting room, interleaved
+        // with KEEPALIVEs: the writer joins them, the reader grows its room as needed.
+        let ctx = SessionContext {
+            four_octet_as: true,
+            extended_message: true,
+            ..SessionContext::default()
+        };
+        let prefix = |i: u32| {
+            crate::wire::Ipv4Prefix::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24)
+                .unwrap()
+        };
+        let big = |n: u32| {
+            Message::Update(crate::wire::Update {
+                withdrawn: (0..n).map(|i| crate::wire::Nlri::new(prefix(i))).collect(),
+                ..crate::wire::Update::default()
+            })
+        };
+        let messages: Vec<Message> = (0..200)
+            .map(|i| match i % 3 {
+                0 => big(3000),
+                1 => big(i),
+                _ => Message::Keepalive,
+            })
+            .collect();
+        let (a, b) = connected_pair().await;
+        let (_ra, wa, _ta) = split(a);
+        let (mut rb, _wb, _tb) = split(b);
+        for m in &messages {
+            assert!(wa.send(m.to_bytes(&ctx).unwrap()));
+        }
+        for (i, m) in messages.iter().enumerate() {
+            assert_eq!(&rb.next(&ctx).await.unwrap().message, m, "message {i}");
+        }
+    }
+
+    #[test]
+    fn read_room_doubles_while_reads_fill_it_and_falls_back_when_they_do_not() {
+        assert_eq!(
+            next_room(READ_START, READ_START, READ_START),
+            2 * READ_START
+        );
+        assert_eq!(next_room(READ_MAX, READ_MAX, READ_MAX), READ_MAX);
+        assert_eq!(
+            next_room(4 * READ_START, 4 * READ_START, 3 * READ_START),
+            4 * READ_START
+        );
+        assert_eq!(next_room(READ_MAX, READ_MAX, 19), READ_START);
     }
 
     #[tokio::test]

@@ -135,6 +135,12 @@ impl GracefulRestartState {
         expired
     }
 
+    /// Whether a route selection deferral is in progress (before [`Self::deferring`] has
+    /// ended it).
+    pub fn is_deferring(&self) -> bool {
+        self.deferral.is_some()
+    }
+
     /// Whether route selection output is still deferred. `established` lists the Established
     /// peers with their negotiated families.
     pub fn deferring(&mut self, established: &[(IpAddr, Vec<AfiSafi>)], now: Instant) -> bool {

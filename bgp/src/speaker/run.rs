@@ -261,14 +261,17 @@ impl Speaker {
     /// The RIB's output after a batch of inputs: UPDATEs for every Established peer, Loc-RIB
     /// changes for the subscribers.
     fn flush(&mut self) {
-        let established: Vec<(IpAddr, Vec<AfiSafi>)> = self
-            .sessions
-            .statuses()
-            .into_iter()
-            .filter_map(|(peer, status)| Some((peer, status.negotiated?.families)))
-            .collect();
-        if self.graceful.deferring(&established, Instant::now()) {
-            return;
+        if self.graceful.is_deferring() {
+            // Only while restarting: every session's status is read.
+            let established: Vec<(IpAddr, Vec<AfiSafi>)> = self
+                .sessions
+                .statuses()
+                .into_iter()
+                .filter_map(|(peer, status)| Some((peer, status.negotiated?.families)))
+                .collect();
+            if self.graceful.deferring(&established, Instant::now()) {
+                return;
+            }
         }
         let peers: Vec<(IpAddr, PeerId)> = self
             .neighbors
