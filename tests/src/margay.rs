@@ -2,6 +2,7 @@
 //! topology builders of [`crate::topology`], for the end-to-end scenarios (issue 7) and the lab.
 //!
 //! ```text
+//!   Cluster ───── etcd + margayctl + pool, nodes added one by one, one Pod per node
 //!   MargayNode ── margay-node in a host namespace (own API socket and log in the TestDir);
 //!                 status()/routes() through `margayctl node status|routes -o json`,
 //!                 SIGTERM with the exit code seen, start again on the same socket
@@ -18,6 +19,7 @@
 //! (`cargo build -p margay-daemon --bins`).
 
 mod bins;
+mod cluster;
 mod ctl;
 mod expect;
 mod ipam;
@@ -26,6 +28,7 @@ mod node;
 mod ping;
 
 pub use bins::workspace_bin;
+pub use cluster::{Cluster, ClusterNode};
 pub use ctl::Margayctl;
 pub use expect::Expected;
 pub use ipam::PodPool;
