@@ -19,6 +19,7 @@ mod cmd;
 mod etcd;
 mod frr;
 mod gobgp;
+pub mod lab;
 pub mod margay;
 mod names;
 mod netns;

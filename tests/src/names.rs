@@ -21,7 +21,7 @@ pub(crate) fn unique(tag: &str) -> String {
 }
 
 /// The PID encoded in a harness name, if it is one.
-fn owner_pid(name: &str) -> Option<u32> {
+pub(crate) fn owner_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(NAME_PREFIX)?;
     let mut parts = rest.rsplitn(3, '-');
     let _counter: u32 = parts.next()?.parse().ok()?;

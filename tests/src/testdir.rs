@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// Root of all test directories.
-const ROOT: &str = "/tmp/margay-tests";
+pub(crate) const ROOT: &str = "/tmp/margay-tests";
 
 /// A unique directory for one test.
 #[derive(Debug)]
