@@ -2,12 +2,13 @@
 //! two-node cluster. The file is refused with a message naming the field and its value, and
 //! nothing of it is written — not even its valid documents: etcd holds no new key, the pool
 //! keeps its mode, and the nodes never see any of it (checked behind an ordering barrier: a
-//! valid BGPPeer applied afterwards reaches the node, so everything before it had too).
+//! valid BGPPeer applied afterwards reaches the node, so everything before it had too); the
+//! Pods still reach each other directly.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use margay_tests::margay::{Cluster, Expected};
+use margay_tests::margay::{Cluster, Expected, ping_matrix};
 use margay_tests::{Lan, TestDir, wait_until};
 
 /// Deadline for anything that converges (sessions, routes, a change reaching a node).
@@ -110,4 +111,8 @@ fn invalid_resource_is_refused_naming_the_field_and_nothing_is_written() {
     node0
         .check_block_routes(&cluster.expected(0, direct))
         .unwrap_or_else(|e| panic!("node-0's routes changed after a refused apply: {e}"));
+    let pods = cluster.pods();
+    wait_until(CONVERGE, "the Pods to reach each other", || {
+        ping_matrix(&pods, 10)
+    });
 }

@@ -58,6 +58,10 @@ fn three_nodes_on_one_lan_mesh_and_route_directly() {
         assert!(through_vtep.is_empty(), "{}: {through_vtep:?}", host.name());
     }
 
+    for n in &cluster.nodes {
+        n.node.wait_no_problems(CONVERGE);
+    }
+
     // Pods from each node's block ping each other; no packet goes through a VTEP.
     let pods = cluster.pods();
     wait_until(CONVERGE, "every Pod to reach every other", || {

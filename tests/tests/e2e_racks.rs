@@ -209,6 +209,10 @@ fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
     };
     wait_all_routed(&cluster, Instant::now(), CONVERGE, &native);
 
+    for n in &cluster.nodes {
+        n.node.wait_no_problems(CONVERGE);
+    }
+
     let pods = cluster.pods();
     wait_until(CONVERGE, "every Pod to reach every other", || {
         ping_matrix(&pods, 3)

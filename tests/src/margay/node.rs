@@ -332,6 +332,22 @@ impl MargayNode {
         )
     }
 
+    /// Waits until the node reports no problems (`node status` → `problems` empty).
+    pub fn wait_no_problems(&self, timeout: Duration) {
+        wait_until(
+            timeout,
+            &format!("{} to report no problems", self.name()),
+            || {
+                let status = self.try_status()?;
+                if status.problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{:#?}", status.problems))
+                }
+            },
+        );
+    }
+
     /// Waits until the node has its VTEP and at least one affine block; returns that status.
     pub fn wait_ready(&self, timeout: Duration) -> NodeStatus {
         wait_until(
