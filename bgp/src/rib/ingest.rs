@@ -226,20 +226,23 @@ fn apply_family<P: RibPrefix>(
                 continue;
             }
             report.announced += 1;
+            let own;
             let usable = match (&shared, per_prefix) {
-                (Some(verdict), false) => verdict.clone(),
+                (Some(verdict), false) => verdict.as_ref(),
                 _ => {
                     let verdict = import(env, peer, prefix.into(), &received, interned);
-                    if !per_prefix {
-                        shared = Some(verdict.clone());
+                    if per_prefix {
+                        own = verdict;
+                        own.as_ref()
+                    } else {
+                        shared.insert(verdict).as_ref()
                     }
-                    verdict
                 }
             };
             if usable.is_none() {
                 report.rejected += 1;
             }
-            table.set_route(prefix, id, Some((Arc::clone(&received), usable)), &rank);
+            table.set_route(prefix, id, Some((&received, usable)), &rank);
         }
     }
 }
@@ -286,7 +289,7 @@ fn reimport_family<P: RibPrefix>(
     let rank = env.ranker();
     for (prefix, received) in table.received_from(id) {
         let usable = import(env, peer, prefix.into(), &received, interned);
-        table.set_route(prefix, id, Some((received, usable)), &rank);
+        table.set_route(prefix, id, Some((&received, usable.as_ref())), &rank);
     }
 }
 
@@ -296,8 +299,12 @@ pub(crate) fn originate<P: RibPrefix>(
     prefix: P,
     attrs: Arc<RouteAttrs>,
 ) {
-    let route = (Arc::clone(&attrs), Some(attrs));
-    table.set_route(prefix, PeerId::LOCAL, Some(route), &env.ranker());
+    table.set_route(
+        prefix,
+        PeerId::LOCAL,
+        Some((&attrs, Some(&attrs))),
+        &env.ranker(),
+    );
 }
 
 pub(crate) fn withdraw_local<P: RibPrefix>(

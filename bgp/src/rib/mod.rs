@@ -19,7 +19,8 @@
 //! |---|---|
 //! | `attrs.rs`, `intern.rs` | normalised route attributes, hash-consed (one `Arc` per distinct set) |
 //! | `prefix.rs`, `hasher.rs` | per-family glue, the prefix-table hasher |
-//! | `table.rs` | Adj-RIB-In / Loc-RIB / Adj-RIB-Out storage and the change log |
+//! | `table.rs` | Adj-RIB-In / Loc-RIB storage, per-peer export state and the change log |
+//! | `adj_out.rs` | one peer's Adj-RIB-Out: prefix → handle of the attribute set sent |
 //! | `decision.rs` | RFC 4271 §9.1.2 ranking and the multipath set |
 //! | `ingest.rs` | UPDATE → Adj-RIB-In → Loc-RIB, loop detection, import policy, max-prefix |
 //! | `restart.rs` | graceful restart, helper side: stale routes (RFC 4724 §4.2) |
@@ -28,6 +29,7 @@
 //! Not here (see `docs/bgp-rib.md`): ADD-PATH (RFC 7911) paths, graceful restart as the
 //! restarting speaker (deferral), IGP cost (§9.1.2.2 e), confederations.
 
+mod adj_out;
 mod attrs;
 mod decision;
 mod export;

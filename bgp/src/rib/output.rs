@@ -3,7 +3,6 @@
 //! the peer the Adj-RIB-Out"), and Loc-RIB changes for the subscriber.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry as Slot;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -261,35 +260,36 @@ fn export_family<P: RibPrefix>(
     let mut memo: HashMap<(usize, PeerId), Exported, PrefixHashBuilder> = HashMap::default();
     let mut outgoing = Outgoing::new();
     for prefix in work {
-        let desired = entries.get(&prefix).and_then(Entry::best).and_then(|best| {
-            if per_prefix {
-                return export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
+        let own;
+        let desired: Option<&Arc<RouteAttrs>> = match entries.get(&prefix).and_then(Entry::best) {
+            None => None,
+            // Split horizon, before anything else is looked at.
+            Some((from, _)) if from == id => None,
+            Some(best) if per_prefix => {
+                own = export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
+                own.as_ref()
             }
-            let key = (Arc::as_ptr(best.1) as usize, best.0);
-            if let Some((_, exported)) = memo.get(&key) {
-                return exported.clone();
-            }
-            let exported =
-                export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
-            memo.insert(key, (Arc::clone(best.1), exported.clone()));
-            exported
-        });
-        match (desired, state.adj_out.entry(prefix)) {
-            (Some(new), Slot::Occupied(mut sent)) => {
-                if !Arc::ptr_eq(&new, sent.get()) {
-                    outgoing.announce(prefix, &new);
-                    sent.insert(new);
+            Some(best) => memo
+                .entry((Arc::as_ptr(best.1) as usize, best.0))
+                .or_insert_with(|| {
+                    let exported =
+                        export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
+                    (Arc::clone(best.1), exported)
+                })
+                .1
+                .as_ref(),
+        };
+        match desired {
+            Some(new) => {
+                if state.adj_out.set(prefix, new) {
+                    outgoing.announce(prefix, new);
                 }
             }
-            (Some(new), Slot::Vacant(slot)) => {
-                outgoing.announce(prefix, &new);
-                slot.insert(new);
+            None => {
+                if state.adj_out.remove(&prefix) {
+                    outgoing.withdrawn.push(prefix);
+                }
             }
-            (None, Slot::Occupied(sent)) => {
-                sent.remove();
-                outgoing.withdrawn.push(prefix);
-            }
-            (None, Slot::Vacant(_)) => {}
         }
     }
     for prefix in outgoing.pack(&session.context, out) {
@@ -334,8 +334,8 @@ fn export_path<P: RibPrefix>(
 
 fn resend<P: RibPrefix>(table: &FamilyTable<P>, id: PeerId, ctx: &SessionContext) -> Vec<Update> {
     let mut outgoing = Outgoing::new();
-    for (prefix, attrs) in &table.exports[id.index()].adj_out {
-        outgoing.announce(*prefix, attrs);
+    for (prefix, attrs) in table.exports[id.index()].adj_out.iter() {
+        outgoing.announce(prefix, attrs);
     }
     let mut out = Vec::new();
     // Everything in the Adj-RIB-Out was packable when it was first sent.

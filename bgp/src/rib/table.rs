@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::adj_out::AdjRibOut;
 use super::attrs::RouteAttrs;
 use super::decision::Ranking;
 use super::hasher::PrefixHashBuilder;
@@ -223,7 +224,7 @@ const LOG_COMPACT_MIN: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct ExportState<P> {
     /// Adj-RIB-Out: what the peer was last sent for each prefix.
-    pub adj_out: PrefixMap<P, Arc<RouteAttrs>>,
+    pub adj_out: AdjRibOut<P>,
     /// Prefixes still to evaluate for a full-table walk (session start, export policy change).
     pub pending: Vec<P>,
     /// Position in the change log.
@@ -234,10 +235,10 @@ pub(crate) struct ExportState<P> {
     pub end_of_rib_due: bool,
 }
 
-impl<P> ExportState<P> {
+impl<P: RibPrefix> ExportState<P> {
     fn new() -> Self {
         ExportState {
-            adj_out: prefix_map(),
+            adj_out: AdjRibOut::new(),
             pending: Vec::new(),
             cursor: 0,
             active: false,
@@ -303,38 +304,45 @@ impl<P: RibPrefix> FamilyTable<P> {
 
     /// Sets `peer`'s route to `prefix` — `Some((received, usable))` — or removes it (`None`),
     /// re-ranking the usable routes and logging the prefix when they changed. Returns
-    /// whether the peer had a route to the prefix before.
+    /// whether the peer had a route to the prefix before. The attributes are cloned (one
+    /// reference count each) only where they are stored.
     pub fn set_route(
         &mut self,
         prefix: P,
         peer: PeerId,
-        route: Option<(Arc<RouteAttrs>, Option<Arc<RouteAttrs>>)>,
+        route: Option<(&Arc<RouteAttrs>, Option<&Arc<RouteAttrs>>)>,
         rank: Ranker<'_>,
     ) -> bool {
         use std::collections::hash_map::Entry as Slot;
         let ptr = |a: Option<&Arc<RouteAttrs>>| a.map(Arc::as_ptr);
         let present = route.is_some();
-        let new_usable = ptr(route.as_ref().and_then(|(_, u)| u.as_ref()));
+        let new_usable = ptr(route.and_then(|(_, u)| u));
+        // A route usable exactly as received: stored once, as `Entry::Plain`.
+        let plain = route.and_then(|(received, usable)| {
+            usable
+                .is_some_and(|u| Arc::ptr_eq(u, received))
+                .then_some(received)
+        });
+        let owned = |(received, usable): (&Arc<RouteAttrs>, Option<&Arc<RouteAttrs>>)| Route {
+            peer,
+            received: Arc::clone(received),
+            usable: usable.cloned(),
+        };
         let (had, had_usable_prefix, old_usable, now_usable_prefix) =
             match self.entries.entry(prefix) {
                 Slot::Vacant(v) => {
-                    let Some((received, usable)) = route else {
+                    let Some(route) = route else {
                         return false;
                     };
                     // Fast path: a new prefix with one route usable as received.
-                    if let Some(usable) = usable.as_ref().filter(|u| Arc::ptr_eq(u, &received)) {
-                        let attrs = Arc::clone(usable);
-                        v.insert(Entry::Plain { peer, attrs });
+                    if let Some(attrs) = plain {
+                        v.insert(Entry::Plain {
+                            peer,
+                            attrs: Arc::clone(attrs),
+                        });
                         (false, false, None, true)
                     } else {
-                        let entry = Entry::build(
-                            vec![Route {
-                                peer,
-                                received,
-                                usable,
-                            }],
-                            rank,
-                        );
+                        let entry = Entry::build(vec![owned(route)], rank);
                         let usable_now = entry.as_ref().is_some_and(|e| e.best().is_some());
                         if let Some(entry) = entry {
                             v.insert(entry);
@@ -346,15 +354,15 @@ impl<P: RibPrefix> FamilyTable<P> {
                     let had = o.get().received(peer).is_some();
                     let old_usable = ptr(o.get().usable_of(peer));
                     let had_usable_prefix = o.get().best().is_some();
-                    match (o.get_mut(), route) {
+                    match (o.get_mut(), plain) {
                         // Fast path: the single route replaced by another plain one.
-                        (Entry::Plain { peer: p, attrs }, Some((received, Some(usable))))
-                            if *p == peer && Arc::ptr_eq(&received, &usable) =>
-                        {
-                            *attrs = received;
+                        (Entry::Plain { peer: p, attrs }, Some(received)) if *p == peer => {
+                            if !Arc::ptr_eq(attrs, received) {
+                                *attrs = Arc::clone(received);
+                            }
                             (had, had_usable_prefix, old_usable, true)
                         }
-                        (_, route) => {
+                        _ => {
                             let mut routes = std::mem::replace(
                                 o.get_mut(),
                                 Entry::Many(Box::new(Routes {
@@ -365,13 +373,7 @@ impl<P: RibPrefix> FamilyTable<P> {
                             )
                             .into_routes();
                             routes.retain(|r| r.peer != peer);
-                            if let Some((received, usable)) = route {
-                                routes.push(Route {
-                                    peer,
-                                    received,
-                                    usable,
-                                });
-                            }
+                            routes.extend(route.map(owned));
                             let usable_now = match Entry::build(routes, rank) {
                                 Some(entry) => {
                                     let usable_now = entry.best().is_some();

@@ -12,11 +12,15 @@ use super::{
 };
 use crate::rib::{LocRibChange, PeerId, PeerUp, Rib, RibConfig};
 use crate::session::{PeerCommand, PeerEvent, SessionManager};
-use crate::wire::{AfiSafi, CeaseSubcode, Message, Outcome, Update, Verdict};
+use crate::wire::{AfiSafi, CeaseSubcode, Message, MpNlri, Outcome, Update, Verdict};
 
 /// Peer events handled before the RIB's output is flushed: UPDATE floods are applied in
 /// batches, and peers are polled once per batch.
 const BATCH: usize = 1024;
+/// Routes (announced or withdrawn prefixes) after which a batch ends early: the export then
+/// reads Loc-RIB entries the ingest has just touched (still in the CPU caches), the change
+/// log stays short, and output starts while the input is still arriving.
+const BATCH_ROUTES: usize = 4 * 1024;
 /// Routes per `poll_updates` call.
 const POLL_ROUTES: usize = 8192;
 
@@ -51,6 +55,22 @@ pub(super) fn spawn(
     };
     tokio::spawn(speaker.run(requests, peer_events));
     Ok(())
+}
+
+/// Prefixes an event announces or withdraws (1 for other events).
+fn routes_in(event: &PeerEvent) -> usize {
+    let PeerEvent::Update { update, .. } = event else {
+        return 1;
+    };
+    let mp = |nlri: &MpNlri| match nlri {
+        MpNlri::Ipv4(n) => n.len(),
+        MpNlri::Ipv6(n) => n.len(),
+        MpNlri::Other(_) => 0,
+    };
+    update.nlri.len()
+        + update.withdrawn.len()
+        + update.mp_reach().map_or(0, |r| mp(&r.nlri))
+        + update.mp_unreach().map_or(0, |u| mp(&u.withdrawn))
 }
 
 struct Speaker {
@@ -94,9 +114,14 @@ impl Speaker {
             if self.handle(input).await == Flow::Stop {
                 return;
             }
+            let mut routes = 0;
             for _ in 0..BATCH {
+                if routes >= BATCH_ROUTES {
+                    break;
+                }
                 match peer_events.try_recv() {
                     Ok(event) => {
+                        routes += routes_in(&event);
                         self.on_peer(event);
                     }
                     Err(_) => break,
