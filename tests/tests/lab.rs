@@ -14,9 +14,11 @@ use margay_tests::margay::workspace_bin;
 fn lab_builds_and_every_pod_pings_every_other_pod() {
     let lab = Lab::build(&LabOptions::default());
     assert_eq!(lab.nodes.len(), 4);
-    assert_eq!(lab.pods.len(), 8);
+    assert_eq!(lab.pods().len(), 8);
     for node in &lab.nodes {
-        let status = node.node.wait_established(1, Duration::from_secs(10));
+        let status = lab
+            .margay(node)
+            .wait_established(1, Duration::from_secs(10));
         let tor = lab.racks.racks[node.rack].tor_addr.to_string();
         assert_eq!(
             status.sessions[0].peer.to_string(),
@@ -26,9 +28,9 @@ fn lab_builds_and_every_pod_pings_every_other_pod() {
         );
     }
     let margayctl = workspace_bin("margayctl");
-    let status = report::node_status(&margayctl, &lab.nodes[0]);
+    let status = report::node_status(&margayctl, lab.margay(&lab.nodes[0]));
     assert!(status.contains("Established"), "{status}");
-    let routes = report::node_routes(&margayctl, &lab.nodes[0]);
+    let routes = report::node_routes(&margayctl, lab.margay(&lab.nodes[0]));
     assert!(routes.contains("native"), "{routes}");
     let layout = report::layout(&lab);
     for ns in lab.namespaces() {

@@ -133,7 +133,7 @@ fn up(once: bool, phase: &Mutex<Phase>, stop: &mpsc::Receiver<&'static str>) -> 
                 lab.host(node).name()
             ))
         );
-        println!("{}", report::node_status(&margayctl, node));
+        println!("{}", report::node_status(&margayctl, lab.margay(node)));
     }
     let shown = &lab.nodes[0];
     println!(
@@ -143,7 +143,7 @@ fn up(once: bool, phase: &Mutex<Phase>, stop: &mpsc::Receiver<&'static str>) -> 
             shown.name
         ))
     );
-    println!("{}", report::node_routes(&margayctl, shown));
+    println!("{}", report::node_routes(&margayctl, lab.margay(shown)));
     println!("{}", heading("Pod-to-Pod ping"));
     let pings = lab.ping_matrix();
     println!("{pings}");

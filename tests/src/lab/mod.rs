@@ -8,7 +8,7 @@
 //!   rack 172.18.1.0/24      rack 172.18.2.0/24
 //!    ├ r0-node0 .10 ┐        ├ r1-node0 .10 ┐   margay-node, AS 65010 (rack 0) / 65020
 //!    └ r0-node1 .11 ┘ eBGP   └ r1-node1 .11 ┘   eBGP to its ToR, node mesh off
-//!        └ 2 Pods each, addresses from IPAM (IPPool 10.244.0.0/16, encapsulation auto)
+//!        └ 2 Pods each, addresses from IPAM (pool 10.244.0.0/16 /26, encapsulation auto)
 //! ```
 //!
 //! With `auto`, a node routes its rack neighbours' blocks directly (same subnet) and the other
@@ -17,7 +17,7 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `mod.rs` | building the lab (topology, etcd, ToRs, resources, nodes, Pods) and waiting until it has converged |
+//! | `mod.rs` | building the lab (topology, ToRs, BGP resources; etcd, pool, nodes and Pods through the harness `Cluster`) and waiting until it has converged |
 //! | `tor.rs` | the ToRs' ASNs and BIRD configs |
 //! | `ping.rs` | the Pod-to-Pod ping matrix |
 //! | `report.rs` | what the lab prints: layout, node status, routes, pings, next commands |
@@ -33,21 +33,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::bird::Bird;
-use crate::etcd::Etcd;
-use crate::margay::{KernelRoute, MargayNode, Margayctl, NodeOptions, PodPool, margay_routes};
+use crate::margay::{Cluster, ClusterNode, Expected, MargayNode};
 use crate::netns::Netns;
 use crate::testdir::TestDir;
 use crate::topology::{Pod, Racks};
-use crate::wait::wait_until;
 use ping::{PingMatrix, PingTarget};
 use tor::TorPlan;
 
 /// etcd's address on the spine.
 pub const ETCD_ADDR: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 100);
-/// The lab's IP pool.
-pub const POOL_CIDR: &str = "10.244.0.0/16";
-/// Its block size.
-pub const BLOCK_SIZE: u8 = 26;
 
 /// The size of the lab.
 #[derive(Debug, Clone)]
@@ -56,9 +50,9 @@ pub struct LabOptions {
     pub racks: usize,
     /// margay nodes per rack.
     pub nodes_per_rack: usize,
-    /// Pods per node.
+    /// Pods per node (at least one).
     pub pods_per_node: usize,
-    /// How long the nodes may take to register, peer and route every block.
+    /// How long the ToRs' sessions and the nodes' routes may take to converge.
     pub converge_timeout: Duration,
 }
 
@@ -73,8 +67,8 @@ impl Default for LabOptions {
     }
 }
 
-/// A margay node of the lab.
-#[derive(Debug)]
+/// Where a node of the lab is.
+#[derive(Debug, Clone)]
 pub struct LabNode {
     /// Node name (`r0-node0`).
     pub name: String,
@@ -82,36 +76,34 @@ pub struct LabNode {
     pub rack: usize,
     /// Its index in the rack (its host is `racks.racks[rack].lan.hosts[index]`).
     pub index: usize,
-    /// Underlay address.
-    pub addr: Ipv4Addr,
-    /// The running margay-node.
-    pub node: MargayNode,
+    /// Its index in `cluster.nodes`.
+    pub member: usize,
 }
 
-/// A Pod of the lab.
+/// A Pod of the lab as the ping matrix and the printout name it.
 #[derive(Debug)]
-pub struct LabPod {
-    /// Short label (`p1`, ...), the ping matrix's column header.
+pub struct LabPod<'a> {
+    /// Short label (`p1`, ...).
     pub label: String,
     /// The node it runs on.
-    pub node: String,
+    pub node: &'a str,
     /// The Pod.
-    pub pod: Pod,
+    pub pod: &'a Pod,
 }
 
-/// The running lab. Dropping it tears everything down (fields drop in order: Pods, nodes,
-/// ToRs, etcd, namespaces, directory).
+/// The running lab. Dropping it tears everything down (fields drop in order: the extra Pods,
+/// the nodes with their first Pods and etcd, the ToRs, the namespaces, the directory).
 #[derive(Debug)]
 pub struct Lab {
-    /// The Pods.
-    pub pods: Vec<LabPod>,
-    /// The nodes, rack by rack.
+    /// Pods beyond each node's first, with the index of their node in `nodes`.
+    pub extra_pods: Vec<(usize, Pod)>,
+    /// etcd, margayctl, the pool (`auto`) and the margay nodes with one Pod each.
+    pub cluster: Cluster,
+    /// Where each node is, in the order of `cluster.nodes`.
     pub nodes: Vec<LabNode>,
     /// The ToRs' BIRDs, by rack.
     pub tors: Vec<Bird>,
-    /// etcd (in `etcd_ns`, on the spine).
-    pub etcd: Etcd,
-    /// etcd's namespace.
+    /// etcd's namespace (on the spine).
     pub etcd_ns: Netns,
     /// Racks, ToRs and spine.
     pub racks: Racks,
@@ -119,17 +111,12 @@ pub struct Lab {
     pub dir: TestDir,
 }
 
-/// The lab's pool.
-pub fn pool() -> PodPool {
-    PodPool::new("lab-pool", POOL_CIDR, BLOCK_SIZE)
-}
-
-/// The lab's resources: the pool (`auto`), the BGP configuration (node mesh off) and one
-/// BGPPeer per rack selecting that rack's nodes by label.
-pub fn resources(racks: &Racks) -> String {
-    let mut yaml = pool().yaml("auto");
-    yaml += "---\napiVersion: margay.io/v1\nkind: BGPConfiguration\nmetadata: {name: default}\n\
-             spec: {nodeMesh: false}\n";
+/// The BGP resources: the node mesh off, and one BGPPeer per rack selecting that rack's
+/// nodes by label.
+pub fn bgp_resources(racks: &Racks) -> String {
+    let mut yaml = "apiVersion: margay.io/v1\nkind: BGPConfiguration\nmetadata: {name: default}\n\
+                    spec: {nodeMesh: false}\n"
+        .to_owned();
     for (r, rack) in racks.racks.iter().enumerate() {
         yaml += &format!(
             "---\napiVersion: margay.io/v1\nkind: BGPPeer\nmetadata: {{name: tor-r{r}}}\n\
@@ -142,9 +129,12 @@ pub fn resources(racks: &Racks) -> String {
 }
 
 impl Lab {
-    /// Builds the lab and waits until every node routes every other node's block, the
-    /// other racks' natively via its ToR. Panics (tearing down what was built) on failure.
+    /// Builds the lab and waits until every ToR session is Established and every node routes
+    /// every other node's block: directly within its rack, natively via its ToR across racks
+    /// (in `margayctl node routes` and in the kernel). Panics (tearing down what was built) on
+    /// failure.
     pub fn build(options: &LabOptions) -> Lab {
+        assert!(options.pods_per_node >= 1, "the lab needs a Pod per node");
         let dir = TestDir::new("lab");
         let mut racks = Racks::new("lab", options.racks, options.nodes_per_rack);
         let etcd_ns = Netns::new("labetcd");
@@ -152,71 +142,42 @@ impl Lab {
         for rack in &racks.racks {
             etcd_ns.route_add(&format!("{} via {}", rack.lan.subnet, rack.spine_addr));
         }
-        let etcd = Etcd::start_in(&dir, &etcd_ns, IpAddr::V4(ETCD_ADDR));
-        Margayctl::new(&etcd_ns, &etcd.endpoint()).apply(
-            &dir,
-            "resources.yaml",
-            &resources(&racks),
-        );
-
-        let tors = racks
-            .racks
-            .iter()
-            .enumerate()
-            .map(|(r, rack)| {
-                let plan = TorPlan {
-                    rack: r,
-                    rack_addr: rack.tor_addr,
-                    spine_addr: rack.spine_addr,
-                    nodes: rack
-                        .lan
-                        .addrs
-                        .iter()
-                        .enumerate()
-                        .map(|(i, addr)| (node_name(r, i), *addr))
-                        .collect(),
-                    other_tors: racks
-                        .racks
-                        .iter()
-                        .enumerate()
-                        .filter(|(s, _)| *s != r)
-                        .map(|(s, other)| (s, other.spine_addr))
-                        .collect(),
-                };
-                plan.start(&rack.tor, &dir)
-            })
+        let mut cluster = Cluster::new(&dir, &etcd_ns, ETCD_ADDR, "auto");
+        cluster.ctl.apply(&dir, "bgp.yaml", &bgp_resources(&racks));
+        let tors = (0..racks.racks.len())
+            .map(|r| TorPlan::for_rack(&racks, r, node_name).start(&racks.racks[r].tor, &dir))
             .collect();
-
         let mut nodes = Vec::new();
+        let mut extra_pods = Vec::new();
         for (r, rack) in racks.racks.iter().enumerate() {
             for (i, host) in rack.lan.hosts.iter().enumerate() {
                 let name = node_name(r, i);
-                let node = MargayNode::start(
-                    host,
-                    &dir,
-                    NodeOptions::new(&name, &etcd.endpoint())
-                        .as_number(tor::node_as(r))
-                        .label("rack", &format!("r{r}")),
-                );
+                let options_of_node = cluster
+                    .options(&name)
+                    .as_number(tor::node_as(r))
+                    .label("rack", &format!("r{r}"));
+                let member = cluster.add_node(&dir, host, options_of_node);
+                let more = cluster
+                    .pool
+                    .pods(host, cluster.node(member), options.pods_per_node - 1);
+                extra_pods.extend(more.into_iter().map(|pod| (nodes.len(), pod)));
                 nodes.push(LabNode {
                     name,
                     rack: r,
                     index: i,
-                    addr: rack.lan.addrs[i],
-                    node,
+                    member,
                 });
             }
         }
-        let mut lab = Lab {
-            pods: Vec::new(),
+        let lab = Lab {
+            extra_pods,
+            cluster,
             nodes,
             tors,
-            etcd,
             etcd_ns,
             racks,
             dir,
         };
-        lab.start_pods(options.pods_per_node);
         lab.wait_converged(options.converge_timeout);
         lab
     }
@@ -226,90 +187,69 @@ impl Lab {
         &self.racks.racks[node.rack].lan.hosts[node.index]
     }
 
-    fn start_pods(&mut self, per_node: usize) {
-        let pool = pool();
+    /// What the cluster knows of `node` (block, underlay, tunnel address, first Pod).
+    pub fn member(&self, node: &LabNode) -> &ClusterNode {
+        &self.cluster.nodes[node.member]
+    }
+
+    /// The running margay-node of `node`.
+    pub fn margay(&self, node: &LabNode) -> &MargayNode {
+        &self.member(node).node
+    }
+
+    /// Every Pod, node by node, labelled `p1`, `p2`, ...
+    pub fn pods(&self) -> Vec<LabPod<'_>> {
         let mut pods = Vec::new();
-        for node in &self.nodes {
-            for pod in pool.pods(self.host(node), &node.node, per_node) {
+        for (n, node) in self.nodes.iter().enumerate() {
+            let extra = self.extra_pods.iter().filter(|(of, _)| *of == n);
+            for pod in std::iter::once(&self.member(node).pod).chain(extra.map(|(_, p)| p)) {
                 pods.push(LabPod {
                     label: format!("p{}", pods.len() + 1),
-                    node: node.name.clone(),
+                    node: &node.name,
                     pod,
                 });
             }
         }
-        self.pods = pods;
+        pods
     }
 
-    /// The routes margay-node wrote into `node`'s kernel.
-    pub fn kernel_routes(&self, node: &LabNode) -> Vec<KernelRoute> {
-        margay_routes(self.host(node))
-    }
-
-    /// Each node's own blocks, read from its kernel (`blackhole <block> proto 77`).
-    pub fn own_blocks(&self, node: &LabNode) -> Vec<String> {
-        own_blocks(&self.kernel_routes(node))
+    /// The ToR address of the rack whose subnet holds `member`'s underlay address.
+    fn tor_of(&self, member: &ClusterNode) -> IpAddr {
+        let rack = self
+            .racks
+            .racks
+            .iter()
+            .find(|rack| matches!(member.underlay.ip(), IpAddr::V4(ip) if rack.lan.subnet.contains(ip)))
+            .unwrap_or_else(|| panic!("{} is in no rack", member.underlay));
+        IpAddr::V4(rack.tor_addr)
     }
 
     /// Waits until the ToRs' sessions are Established and every node routes every other
-    /// node's blocks: directly within its rack, via its ToR across racks.
+    /// node's block: directly within its rack, natively via its ToR across racks.
     pub fn wait_converged(&self, timeout: Duration) {
-        wait_until(timeout, "the lab to converge", || {
-            for (r, bird) in self.tors.iter().enumerate() {
-                let down: Vec<_> = bird
-                    .protocols()
-                    .into_iter()
-                    .filter(|p| p.proto == "BGP" && !p.info.starts_with("Established"))
-                    .collect();
-                if !down.is_empty() {
-                    return Err(format!("ToR r{r}: sessions not Established: {down:?}"));
-                }
+        for (r, bird) in self.tors.iter().enumerate() {
+            for plan_peer in TorPlan::for_rack(&self.racks, r, node_name).protocols() {
+                bird.wait_established(&plan_peer, timeout);
             }
-            let tables: Vec<Vec<KernelRoute>> =
-                self.nodes.iter().map(|n| self.kernel_routes(n)).collect();
-            for (node, table) in self.nodes.iter().zip(&tables) {
-                if own_blocks(table).is_empty() {
-                    return Err(format!("{}: no own block (blackhole) yet", node.name));
-                }
+        }
+        self.cluster.wait_routes(timeout, |me, other| {
+            if me.shares_subnet_with(other) {
+                Expected::Direct(other.underlay.ip())
+            } else {
+                Expected::Native(vec![self.tor_of(me)])
             }
-            for (node, table) in self.nodes.iter().zip(&tables) {
-                for (other, other_table) in self.nodes.iter().zip(&tables) {
-                    if other.name == node.name {
-                        continue;
-                    }
-                    let want = if other.rack == node.rack {
-                        other.addr
-                    } else {
-                        self.racks.racks[node.rack].tor_addr
-                    };
-                    for block in own_blocks(other_table) {
-                        let route = table.iter().find(|r| r.dst == block);
-                        let native = route.is_some_and(|r| {
-                            r.gateways == [want.to_string()] && r.dev.as_deref() == Some("eth0")
-                        });
-                        if !native {
-                            let seen = route.map_or("none".to_owned(), ToString::to_string);
-                            return Err(format!(
-                                "{}: route to {block} ({}) is {seen}, want via {want} dev eth0",
-                                node.name, other.name
-                            ));
-                        }
-                    }
-                }
-            }
-            Ok(())
         });
     }
 
     /// Pings every Pod from every other Pod.
     pub fn ping_matrix(&self) -> PingMatrix {
-        let targets: Vec<PingTarget<'_>> = self
-            .pods
+        let pods = self.pods();
+        let targets: Vec<PingTarget<'_>> = pods
             .iter()
             .map(|p| PingTarget {
                 label: &p.label,
-                node: &p.node,
-                pod: &p.pod,
+                node: p.node,
+                pod: p.pod,
             })
             .collect();
         PingMatrix::run(&targets)
@@ -324,7 +264,7 @@ impl Lab {
             names.extend(rack.lan.hosts.iter().map(|h| h.name().to_owned()));
         }
         names.push(self.etcd_ns.name().to_owned());
-        names.extend(self.pods.iter().map(|p| p.pod.ns.name().to_owned()));
+        names.extend(self.pods().iter().map(|p| p.pod.ns.name().to_owned()));
         names
     }
 
@@ -341,15 +281,6 @@ impl Lab {
     pub fn tor_socket(&self, rack: usize) -> PathBuf {
         self.dir.file(&format!("{}.ctl", tor::tor_protocol(rack)))
     }
-}
-
-/// The own blocks (blackhole routes) in a node's table.
-fn own_blocks(table: &[KernelRoute]) -> Vec<String> {
-    table
-        .iter()
-        .filter(|r| r.is_blackhole())
-        .map(|r| r.dst.clone())
-        .collect()
 }
 
 /// The name of node `i` of rack `r`.

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{ETCD_ADDR, Lab, LabNode, POOL_CIDR, tor};
+use super::{ETCD_ADDR, Lab, tor};
+use crate::margay::MargayNode;
 
 /// A section heading.
 pub fn heading(title: &str) -> String {
@@ -34,19 +35,17 @@ pub fn layout(lab: &Lab) -> String {
             format!("{} (rack), {} (spine)", rack.tor_addr, rack.spine_addr),
         ]);
         for node in lab.nodes.iter().filter(|n| n.rack == r) {
-            let blocks = lab.own_blocks(node);
+            let member = lab.member(node);
             rows.push([
                 format!("margay-node AS {}", tor::node_as(r)),
                 node.name.clone(),
                 lab.host(node).name().into(),
                 format!(
-                    "{}/{} block {}",
-                    node.addr,
-                    rack.lan.subnet.prefix(),
-                    blocks.join(" ")
+                    "{} block {} VTEP {}",
+                    member.underlay, member.block, member.tunnel
                 ),
             ]);
-            for pod in lab.pods.iter().filter(|p| p.node == node.name) {
+            for pod in lab.pods().iter().filter(|p| p.node == node.name) {
                 rows.push([
                     "  Pod".into(),
                     pod.label.clone(),
@@ -79,17 +78,17 @@ fn table(rows: &[[String; 4]]) -> String {
 }
 
 /// `margayctl node status` of `node` (its output, or what went wrong).
-pub fn node_status(margayctl: &Path, node: &LabNode) -> String {
+pub fn node_status(margayctl: &Path, node: &MargayNode) -> String {
     margayctl_node(margayctl, node, "status")
 }
 
 /// `margayctl node routes` of `node`: its routes with the reason each was chosen.
-pub fn node_routes(margayctl: &Path, node: &LabNode) -> String {
+pub fn node_routes(margayctl: &Path, node: &MargayNode) -> String {
     margayctl_node(margayctl, node, "routes")
 }
 
-fn margayctl_node(margayctl: &Path, node: &LabNode, what: &str) -> String {
-    let socket = node.node.socket();
+fn margayctl_node(margayctl: &Path, node: &MargayNode, what: &str) -> String {
+    let socket = node.socket();
     let argv = [
         margayctl.to_str().expect("utf-8 path"),
         "node",
@@ -109,12 +108,13 @@ pub fn next_commands(lab: &Lab, margayctl: &Path) -> String {
     let first = &lab.nodes[0];
     let ns = lab.host(first).name();
     let etcd = format!("--etcd-endpoints http://{ETCD_ADDR}:2379");
-    let remote_pod = lab.pods.iter().find(|p| {
+    let pods = lab.pods();
+    let remote_pod = pods.iter().find(|p| {
         lab.nodes
             .iter()
             .any(|n| n.name == p.node && n.rack != first.rack)
     });
-    let local_pod = lab.pods.iter().find(|p| p.node == first.name);
+    let local_pod = pods.iter().find(|p| p.node == first.name);
     let mut out = String::new();
     let _ = writeln!(out, "The lab stays up. Try, as root in another terminal:");
     let _ = writeln!(
@@ -126,12 +126,12 @@ pub fn next_commands(lab: &Lab, margayctl: &Path) -> String {
     let _ = writeln!(
         out,
         "  {ctl} node status --socket {}",
-        first.node.socket().display()
+        lab.margay(first).socket().display()
     );
     let _ = writeln!(
         out,
         "  {ctl} node routes --socket {}",
-        first.node.socket().display()
+        lab.margay(first).socket().display()
     );
     let _ = writeln!(out, "  ip -n {ns} route show proto 77");
     let _ = writeln!(
@@ -176,7 +176,8 @@ pub fn next_commands(lab: &Lab, margayctl: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "\n  # IPAM of the pool {POOL_CIDR}\n  ip netns exec {ns} {ctl} {etcd} ipam show --blocks"
+        "\n  # IPAM: the pool {} and its blocks\n  ip netns exec {ns} {ctl} {etcd} ipam show --blocks",
+        lab.cluster.pool.cidr()
     );
     let _ = writeln!(
         out,

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use crate::bird::Bird;
 use crate::netns::Netns;
 use crate::testdir::TestDir;
+use crate::topology::Racks;
 
 /// The AS of rack `r`'s ToR: 65001, 65002, ...
 pub fn tor_as(rack: usize) -> u32 {
@@ -48,6 +49,39 @@ pub struct TorPlan {
 }
 
 impl TorPlan {
+    /// The plan of rack `rack`'s ToR in `racks`, its nodes named by `node_name(rack, index)`.
+    pub fn for_rack(racks: &Racks, rack: usize, node_name: fn(usize, usize) -> String) -> Self {
+        let own = &racks.racks[rack];
+        TorPlan {
+            rack,
+            rack_addr: own.tor_addr,
+            spine_addr: own.spine_addr,
+            nodes: own
+                .lan
+                .addrs
+                .iter()
+                .enumerate()
+                .map(|(i, addr)| (node_name(rack, i), *addr))
+                .collect(),
+            other_tors: racks
+                .racks
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| *s != rack)
+                .map(|(s, other)| (s, other.spine_addr))
+                .collect(),
+        }
+    }
+
+    /// The names of its BGP protocols: one per other ToR, one per node.
+    pub fn protocols(&self) -> Vec<String> {
+        self.other_tors
+            .iter()
+            .map(|(rack, _)| tor_protocol(*rack))
+            .chain(self.nodes.iter().map(|(name, _)| node_protocol(name)))
+            .collect()
+    }
+
     /// The BIRD configuration: the harness base (kernel export of every best route) plus one
     /// eBGP session per node and per other ToR.
     pub fn config(&self) -> String {
