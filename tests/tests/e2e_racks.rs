@@ -8,9 +8,16 @@
 //!   directly; Pods ping everywhere and no VTEP sends a packet.
 //! - The ToR–ToR session is cut (`birdc disable`): every node flips the other rack's blocks to
 //!   VXLAN within the hold time, and a 10 ms Pod ping across the racks keeps being answered.
-//! - The session is restored: back to native. The loss seen by the ping at each flip is
-//!   printed (a ToR may announce a route before it has installed it, see DESIGN §4), and the
-//!   test asserts continuity: replies after the flip, no gap as long as the hold time.
+//!   The session is restored: back to native.
+//! - (A second test, in parallel.) ToR 0's BIRD is frozen (SIGSTOP: its kernel still
+//!   forwards, its BGP goes silent): the hold timers (3 s) of its nodes and of the other ToR
+//!   expire, every node routes the other rack through VXLAN, Pod traffic continues; woken
+//!   (SIGCONT) → native again.
+//!
+//! The loss seen by the ping at each flip is printed (a ToR drops the routes from its own
+//! kernel as it withdraws them, and may announce a route before it has installed it, see
+//! DESIGN §4); the tests assert continuity: replies after the flip, no gap as long as the hold
+//! time.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -19,7 +26,7 @@ use margay_daemon::peering::PeerKind;
 use margay_tests::margay::{
     Cluster, ClusterNode, ContinuousPing, Expected, PingStats, ping_matrix, vtep_tx_packets,
 };
-use margay_tests::{Bird, Rack, Racks, TestDir, wait_until};
+use margay_tests::{Bird, Rack, Racks, Signal, TestDir, wait_until};
 
 /// Deadline for anything that converges from scratch (sessions, routes, first pings).
 const CONVERGE: Duration = Duration::from_secs(30);
@@ -28,6 +35,9 @@ const HOLD_SECONDS: u64 = 3;
 /// A flip must be complete within the hold time; the extra second covers the polling
 /// (a `margayctl node routes` per node per probe) on a loaded 2-core CI machine.
 const FLIP_DEADLINE: Duration = Duration::from_secs(HOLD_SECONDS + 1);
+/// A silent ToR is noticed when a hold timer expires (≤ 3 s after its last KEEPALIVE); the
+/// extra 2 s cover the polling on a loaded machine.
+const SILENT_FLIP_DEADLINE: Duration = Duration::from_secs(HOLD_SECONDS + 2);
 /// Replies a continuous ping must have before a change, and after it.
 const STEADY_REPLIES: usize = 30;
 /// Echo requests per Pod pair in steady state.
@@ -144,90 +154,122 @@ fn report_flip(what: &str, took: Duration, stats: &PingStats) {
     );
 }
 
-#[test]
-fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
-    let dir = TestDir::new("e2e-racks");
-    let topo = Racks::new("e2erk", 2, 2);
-    let racks = &topo.racks;
-    let mut cluster = Cluster::new(&dir, &racks[0].tor, racks[0].spine_addr, "auto");
-    cluster.ctl.apply(&dir, "bgp.yaml", &bgp_resources(racks));
-    let tors: Vec<Bird> = (0..racks.len())
-        .map(|r| {
-            Bird::start(
-                &racks[r].tor,
-                &dir,
-                &format!("tor{r}"),
-                &tor_config(racks, r),
-            )
-        })
-        .collect();
-    let mut hosts = Vec::new();
-    for (r, rack) in racks.iter().enumerate() {
-        for (i, host) in rack.lan.hosts.iter().enumerate() {
-            let options = cluster
-                .options(&format!("r{r}n{i}"))
-                .as_number(node_asn(r, i))
-                .label("rack", &format!("r{r}"));
-            cluster.add_node(&dir, host, options);
-            hosts.push((host, r, i));
-        }
-    }
-
-    // Sessions: each node has exactly its ToR, Established; each ToR has its nodes and the
-    // other ToR.
-    for (n, (_, r, i)) in cluster.nodes.iter().zip(&hosts) {
-        let status = n.node.wait_established(1, CONVERGE);
-        let session = &status.sessions[0];
-        assert_eq!(
-            (session.peer, session.kind, session.asn),
-            (IpAddr::V4(racks[*r].tor_addr), PeerKind::Node, tor_asn(*r)),
-            "{}: {session:#?}",
-            n.node.name()
-        );
-        assert_eq!(status.asn, node_asn(*r, *i), "{}", n.node.name());
-    }
-    for tor in &tors {
-        for name in ["node0", "node1", SPINE_PROTOCOL] {
-            tor.wait_established(name, CONVERGE);
-        }
-    }
-
-    // auto: the other rack natively via our ToR, the rack-mate directly.
-    let native = |me: &ClusterNode, other: &ClusterNode| {
+/// The other rack natively via our ToR, the rack-mate directly.
+fn native(racks: &[Rack]) -> impl Fn(&ClusterNode, &ClusterNode) -> Expected + '_ {
+    move |me, other| {
         if me.shares_subnet_with(other) {
             Expected::Direct(other.underlay.ip())
         } else {
             Expected::Native(vec![tor_of(racks, me)])
         }
-    };
-    let vxlan = |me: &ClusterNode, other: &ClusterNode| {
-        if me.shares_subnet_with(other) {
-            Expected::Direct(other.underlay.ip())
-        } else {
-            Expected::Vxlan(other.tunnel)
-        }
-    };
-    wait_all_routed(&cluster, Instant::now(), CONVERGE, &native);
+    }
+}
 
-    for n in &cluster.nodes {
-        n.node.wait_no_problems(CONVERGE);
+/// The other rack through VXLAN, the rack-mate directly.
+fn vxlan(me: &ClusterNode, other: &ClusterNode) -> Expected {
+    if me.shares_subnet_with(other) {
+        Expected::Direct(other.underlay.ip())
+    } else {
+        Expected::Vxlan(other.tunnel)
+    }
+}
+
+/// Two racks up: ToRs and nodes Established, routes native, no node reporting a problem,
+/// Pods answering. (Fields drop in order: nodes, Pods and etcd before the ToRs, the
+/// namespaces last.)
+struct TwoRacks {
+    cluster: Cluster,
+    tors: Vec<Bird>,
+    topo: Racks,
+}
+
+impl TwoRacks {
+    fn start(dir: &TestDir, tag: &str) -> Self {
+        let topo = Racks::new(tag, 2, 2);
+        let racks = &topo.racks;
+        let mut cluster = Cluster::new(dir, &racks[0].tor, racks[0].spine_addr, "auto");
+        cluster.ctl.apply(dir, "bgp.yaml", &bgp_resources(racks));
+        let tors: Vec<Bird> = (0..racks.len())
+            .map(|r| {
+                Bird::start(
+                    &racks[r].tor,
+                    dir,
+                    &format!("tor{r}"),
+                    &tor_config(racks, r),
+                )
+            })
+            .collect();
+        for (r, rack) in racks.iter().enumerate() {
+            for (i, host) in rack.lan.hosts.iter().enumerate() {
+                let options = cluster
+                    .options(&format!("r{r}n{i}"))
+                    .as_number(node_asn(r, i))
+                    .label("rack", &format!("r{r}"));
+                cluster.add_node(dir, host, options);
+            }
+        }
+
+        // Sessions: each node has exactly its ToR, Established; each ToR has its nodes and
+        // the other ToR.
+        for (n, (r, i)) in cluster.nodes.iter().zip(Self::rack_and_index()) {
+            let status = n.node.wait_established(1, CONVERGE);
+            let session = &status.sessions[0];
+            assert_eq!(
+                (session.peer, session.kind, session.asn),
+                (IpAddr::V4(racks[r].tor_addr), PeerKind::Node, tor_asn(r)),
+                "{}: {session:#?}",
+                n.node.name()
+            );
+            assert_eq!(status.asn, node_asn(r, i), "{}", n.node.name());
+        }
+        for tor in &tors {
+            for name in ["node0", "node1", SPINE_PROTOCOL] {
+                tor.wait_established(name, CONVERGE);
+            }
+        }
+        wait_all_routed(&cluster, Instant::now(), CONVERGE, &native(racks));
+        for n in &cluster.nodes {
+            n.node.wait_no_problems(CONVERGE);
+        }
+        let pods = cluster.pods();
+        wait_until(CONVERGE, "every Pod to reach every other", || {
+            ping_matrix(&pods, 3)
+        });
+        TwoRacks {
+            cluster,
+            tors,
+            topo,
+        }
     }
 
-    let pods = cluster.pods();
-    wait_until(CONVERGE, "every Pod to reach every other", || {
-        ping_matrix(&pods, 3)
-    });
-    let vtep_tx = || -> Vec<u64> {
-        hosts
-            .iter()
-            .map(|(host, _, _)| vtep_tx_packets(host).expect("a VTEP"))
+    /// (rack, index in the rack) of the cluster's nodes, in the order they were added.
+    fn rack_and_index() -> impl Iterator<Item = (usize, usize)> {
+        (0..2).flat_map(|r| (0..2).map(move |i| (r, i)))
+    }
+
+    fn racks(&self) -> &[Rack] {
+        &self.topo.racks
+    }
+
+    /// Every node's VTEP TX packet counter, in cluster order.
+    fn vtep_tx(&self) -> Vec<u64> {
+        Self::rack_and_index()
+            .map(|(r, i)| vtep_tx_packets(&self.topo.racks[r].lan.hosts[i]).expect("a VTEP"))
             .collect()
-    };
-    let before = vtep_tx();
+    }
+}
+
+#[test]
+fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
+    let dir = TestDir::new("e2e-racks");
+    let lab = TwoRacks::start(&dir, "e2erk");
+    let (cluster, native) = (&lab.cluster, native(lab.racks()));
+    let pods = cluster.pods();
+    let before = lab.vtep_tx();
     ping_matrix(&pods, PINGS).unwrap_or_else(|lost| panic!("{lost}"));
     assert_eq!(
         before,
-        vtep_tx(),
+        lab.vtep_tx(),
         "a VTEP sent packets while every route was native"
     );
 
@@ -235,12 +277,12 @@ fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
     // Pod 0 is in rack 0, Pod 2 in rack 1.
     let ping = ContinuousPing::start(&dir, "ping-cut", pods[0], pods[2].ip);
     wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
-    let tx_native = vtep_tx();
+    let tx_native = lab.vtep_tx();
     let cut = Instant::now();
-    tors[0]
+    lab.tors[0]
         .birdc(&format!("disable {SPINE_PROTOCOL}"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let took = wait_all_routed(&cluster, cut, FLIP_DEADLINE, &vxlan);
+    let took = wait_all_routed(cluster, cut, FLIP_DEADLINE, &vxlan);
     let replies = ping.replies_so_far();
     wait_replies(
         &ping,
@@ -248,7 +290,7 @@ fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
         "the ping to go on over VXLAN",
     );
     report_flip("ToR–ToR session cut → VXLAN", took, &ping.stop());
-    let tx_vxlan = vtep_tx();
+    let tx_vxlan = lab.vtep_tx();
     assert!(
         tx_vxlan[0] > tx_native[0] && tx_vxlan[2] > tx_native[2],
         "Pod traffic across the racks did not go through the VTEPs: {tx_native:?} → {tx_vxlan:?}"
@@ -258,10 +300,10 @@ fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
     let ping = ContinuousPing::start(&dir, "ping-restore", pods[0], pods[2].ip);
     wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
     let restore = Instant::now();
-    tors[0]
+    lab.tors[0]
         .birdc(&format!("enable {SPINE_PROTOCOL}"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let took = wait_all_routed(&cluster, restore, CONVERGE, &native);
+    let took = wait_all_routed(cluster, restore, CONVERGE, &native);
     let replies = ping.replies_so_far();
     wait_replies(
         &ping,
@@ -269,11 +311,59 @@ fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
         "the ping to go on natively",
     );
     report_flip("ToR–ToR session restored → native", took, &ping.stop());
-    let before = vtep_tx();
+    let before = lab.vtep_tx();
     ping_matrix(&pods, PINGS).unwrap_or_else(|lost| panic!("{lost}"));
     assert_eq!(
         before,
-        vtep_tx(),
+        lab.vtep_tx(),
         "a VTEP sent packets after the routes went native again"
     );
+}
+
+#[test]
+fn silent_tor_is_caught_by_the_hold_timer_and_traffic_continues() {
+    let dir = TestDir::new("e2e-racks-silent");
+    let mut lab = TwoRacks::start(&dir, "e2erks");
+    let native = native(&lab.topo.racks);
+    let cluster = &lab.cluster;
+    let pods = cluster.pods();
+
+    // Freeze rack 0's ToR (its kernel keeps forwarding, its BGP goes silent): the rack-0
+    // nodes' hold timers (3 s) and the other ToR's expire; every node routes the other
+    // rack's blocks through VXLAN and the ping goes on.
+    let ping = ContinuousPing::start(&dir, "ping-freeze", pods[0], pods[2].ip);
+    wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
+    let frozen = Instant::now();
+    lab.tors[0].process().signal(Signal::SIGSTOP);
+    let took = wait_all_routed(cluster, frozen, SILENT_FLIP_DEADLINE, &vxlan);
+    for n in &cluster.nodes[..2] {
+        let status = n.node.status();
+        assert!(
+            status.sessions.iter().all(|s| s.state != "Established"),
+            "{} still has its frozen ToR Established: {:#?}",
+            n.node.name(),
+            status.sessions
+        );
+    }
+    let replies = ping.replies_so_far();
+    wait_replies(
+        &ping,
+        replies + STEADY_REPLIES,
+        "the ping to go on over VXLAN",
+    );
+    report_flip("ToR 0 silent → VXLAN (hold timer)", took, &ping.stop());
+
+    // Wake it: sessions come back, routes go native again.
+    let ping = ContinuousPing::start(&dir, "ping-wake", pods[0], pods[2].ip);
+    wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
+    let woken = Instant::now();
+    lab.tors[0].process().signal(Signal::SIGCONT);
+    let took = wait_all_routed(cluster, woken, CONVERGE, &native);
+    let replies = ping.replies_so_far();
+    wait_replies(
+        &ping,
+        replies + STEADY_REPLIES,
+        "the ping to go on natively",
+    );
+    report_flip("ToR 0 back → native", took, &ping.stop());
 }
