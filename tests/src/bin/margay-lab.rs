@@ -101,6 +101,11 @@ fn main() -> ExitCode {
 }
 
 fn up(once: bool, phase: &Mutex<Phase>, stop: &mpsc::Receiver<&'static str>) -> ExitCode {
+    let state_path = std::path::Path::new(STATE_FILE);
+    if !once && let Err(e) = state::ensure_none_running(state_path) {
+        eprintln!("margay-lab: {e}");
+        return ExitCode::FAILURE;
+    }
     let options = LabOptions::default();
     println!(
         "margay lab: {} racks × {} nodes (BIRD ToR per rack, eBGP, node mesh off), etcd, {} Pods \
@@ -112,7 +117,7 @@ fn up(once: bool, phase: &Mutex<Phase>, stop: &mpsc::Receiver<&'static str>) -> 
     let state_file = if once {
         None
     } else {
-        match StateFile::create(std::path::Path::new(STATE_FILE), &lab.state()) {
+        match StateFile::create(state_path, &lab.state()) {
             Ok(file) => Some(file),
             Err(e) => {
                 eprintln!("margay-lab: {e}");

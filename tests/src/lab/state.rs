@@ -78,14 +78,7 @@ impl StateFile {
     /// Writes `state` to `path`, refusing if a live lab already owns it (a file left by a
     /// lab that died is replaced).
     pub fn create(path: &Path, state: &LabState) -> Result<StateFile, StateError> {
-        if let Some(old) = read(path)?
-            && lab_alive(old.pid)
-        {
-            return Err(StateError::Running {
-                pid: old.pid,
-                path: path.to_owned(),
-            });
-        }
+        ensure_none_running(path)?;
         let json = serde_json::to_string_pretty(state).expect("a lab state is plain data");
         std::fs::write(path, json).map_err(|source| StateError::Io {
             action: "writing",
@@ -101,6 +94,17 @@ impl StateFile {
 impl Drop for StateFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `Err` if the state file at `path` names a lab that is still running.
+pub fn ensure_none_running(path: &Path) -> Result<(), StateError> {
+    match read(path)? {
+        Some(old) if lab_alive(old.pid) => Err(StateError::Running {
+            pid: old.pid,
+            path: path.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
