@@ -37,6 +37,7 @@ use crate::margay::{Cluster, ClusterNode, Expected, MargayNode};
 use crate::netns::Netns;
 use crate::testdir::TestDir;
 use crate::topology::{Pod, Racks};
+use crate::wait::wait_until;
 use ping::{PingMatrix, PingTarget};
 use tor::TorPlan;
 
@@ -224,13 +225,37 @@ impl Lab {
         IpAddr::V4(rack.tor_addr)
     }
 
-    /// Waits until the ToRs' sessions are Established and every node routes every other
-    /// node's block: directly within its rack, natively via its ToR across racks.
+    /// Waits until the ToRs' sessions are Established, every ToR's kernel routes every block
+    /// (BIRD may announce a route before it has installed it, DESIGN §4), and every node routes
+    /// every other node's block: directly within its rack, natively via its ToR across racks.
     pub fn wait_converged(&self, timeout: Duration) {
         for (r, bird) in self.tors.iter().enumerate() {
             for plan_peer in TorPlan::for_rack(&self.racks, r, node_name).protocols() {
                 bird.wait_established(&plan_peer, timeout);
             }
+        }
+        for (r, rack) in self.racks.racks.iter().enumerate() {
+            wait_until(timeout, &format!("ToR r{r} to route every block"), || {
+                let table = rack.tor.routes("proto bird");
+                let installed: Vec<&str> = table
+                    .lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .collect();
+                let missing: Vec<String> = self
+                    .cluster
+                    .nodes
+                    .iter()
+                    .map(|n| n.block.to_string())
+                    .filter(|b| !installed.contains(&b.as_str()))
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "missing {missing:?}; kernel (proto bird):\n{table}"
+                    ))
+                }
+            });
         }
         self.cluster.wait_routes(timeout, |me, other| {
             if me.shares_subnet_with(other) {
