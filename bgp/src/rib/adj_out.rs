@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::attrs::RouteAttrs;
 use super::hasher::PrefixHashBuilder;
+use super::sharded::ShardedMap;
 
 /// Index into [`SentSets`], stored as octets so that an entry stays 1-aligned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +104,14 @@ impl SentSets {
 /// What a peer was last sent, per prefix.
 #[derive(Debug)]
 pub(crate) struct AdjRibOut<P> {
-    routes: HashMap<P, Handle, PrefixHashBuilder>,
+    routes: ShardedMap<P, Handle>,
     sets: SentSets,
 }
 
 impl<P: std::hash::Hash + Eq + Copy> AdjRibOut<P> {
     pub fn new() -> Self {
         AdjRibOut {
-            routes: HashMap::with_hasher(PrefixHashBuilder::default()),
+            routes: ShardedMap::default(),
             sets: SentSets::default(),
         }
     }

@@ -18,7 +18,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `attrs.rs`, `intern.rs` | normalised route attributes, hash-consed (one `Arc` per distinct set) |
-//! | `prefix.rs`, `hasher.rs` | per-family glue, the prefix-table hasher |
+//! | `prefix.rs`, `hasher.rs`, `sharded.rs` | per-family glue, the prefix-table hasher, the sharded prefix map |
 //! | `table.rs` | Adj-RIB-In / Loc-RIB storage, per-peer export state and the change log |
 //! | `adj_out.rs` | one peer's Adj-RIB-Out: prefix → handle of the attribute set sent |
 //! | `decision.rs` | RFC 4271 §9.1.2 ranking and the multipath set |
@@ -41,6 +41,7 @@ mod pack;
 mod peer;
 mod prefix;
 mod restart;
+mod sharded;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -9,7 +9,7 @@
 //! allocation); only prefixes with several routes, or a route import policy changed or
 //! refused, allocate their list.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::adj_out::AdjRibOut;
@@ -18,13 +18,9 @@ use super::decision::Ranking;
 use super::hasher::PrefixHashBuilder;
 use super::peer::PeerId;
 use super::prefix::RibPrefix;
+use super::sharded::ShardedMap;
 
-pub(crate) type PrefixMap<P, V> = HashMap<P, V, PrefixHashBuilder>;
 pub(crate) type PrefixSet<P> = HashSet<P, PrefixHashBuilder>;
-
-fn prefix_map<P, V>() -> PrefixMap<P, V> {
-    HashMap::with_hasher(PrefixHashBuilder::default())
-}
 
 /// One peer's route to a prefix: its Adj-RIB-In entry (`received`, as the peer sent it) and
 /// its Loc-RIB candidate (`usable`: after loop checks and import policy; `None` when
@@ -251,7 +247,7 @@ impl<P: RibPrefix> ExportState<P> {
 #[derive(Debug)]
 pub(crate) struct FamilyTable<P> {
     /// Adj-RIBs-In and Loc-RIB: every route per prefix (see [`Entry`]).
-    pub entries: PrefixMap<P, Entry>,
+    pub entries: ShardedMap<P, Entry>,
     /// Adj-RIB-In size per peer index (index 0: locally originated routes).
     received: Vec<usize>,
     /// Prefixes with at least one usable route: the Loc-RIB size.
@@ -268,7 +264,7 @@ pub(crate) struct FamilyTable<P> {
 impl<P: RibPrefix> FamilyTable<P> {
     pub fn new() -> Self {
         FamilyTable {
-            entries: prefix_map(),
+            entries: ShardedMap::default(),
             received: vec![0],
             usable_prefixes: 0,
             exports: vec![ExportState::new()],

@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::peer::{PeerCommand, PeerConfig, PeerEvent, PeerHandle, PeerStatus, spawn_peer};
+use super::budget::RouteBudget;
+use super::peer::{
+    PeerCommand, PeerConfig, PeerEvent, PeerHandle, PeerStatus, spawn_peer_with_budget,
+};
 use crate::transport::Listener;
 use crate::wire::Message;
 
@@ -43,6 +46,7 @@ pub struct SessionManager {
     routes: Routes,
     peers: HashMap<IpAddr, PeerHandle>,
     events: mpsc::UnboundedSender<PeerEvent>,
+    budget: Option<Arc<RouteBudget>>,
 }
 
 impl SessionManager {
@@ -59,6 +63,7 @@ impl SessionManager {
             routes,
             peers: HashMap::new(),
             events,
+            budget: None,
         };
         Ok((manager, rx))
     }
@@ -72,8 +77,23 @@ impl SessionManager {
             routes: Routes::default(),
             peers: HashMap::new(),
             events,
+            budget: None,
         };
         (manager, rx)
+    }
+
+    /// Bounds the routes queued in the event receiver to `limit`: peers added from now on stop
+    /// reading while that many are queued. The receiver must then report each event it takes
+    /// with [`SessionManager::taken`].
+    pub fn limit_queued_routes(&mut self, limit: usize) {
+        self.budget = Some(Arc::new(RouteBudget::new(limit)));
+    }
+
+    /// The receiver took `event` out of the queue (see [`SessionManager::limit_queued_routes`]).
+    pub fn taken(&self, event: &PeerEvent) {
+        if let Some(budget) = &self.budget {
+            budget.take(event.routes());
+        }
     }
 
     /// The listening address.
@@ -92,7 +112,7 @@ impl SessionManager {
                 .allow_peer(peer, config.transport.clone())
                 .map_err(|error| SessionError::Transport { peer, error })?;
         }
-        let handle = spawn_peer(config, self.events.clone());
+        let handle = spawn_peer_with_budget(config, self.events.clone(), self.budget.clone());
         lock(&self.routes).insert(peer, handle.sender());
         self.peers.insert(peer, handle);
         Ok(())

@@ -18,6 +18,7 @@
 //! the session is Established is closed.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -25,13 +26,16 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
+use super::budget::RouteBudget;
 use super::io::{self, MessageReader, MessageWriter, ReadError, WriterTask};
 use crate::fsm::{
     Action, Event, Negotiated, Session, SessionConfig, State, Survivor, resolve_collision,
     takes_part,
 };
 use crate::transport::{self, PeerTransport};
-use crate::wire::{Message, Notification, Outcome, RouteRefresh, SessionContext, Update, Verdict};
+use crate::wire::{
+    Message, MpNlri, Notification, Outcome, RouteRefresh, SessionContext, Update, Verdict,
+};
 
 /// Everything the driver needs to know about one peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +89,25 @@ pub enum PeerEvent {
         /// The request.
         refresh: RouteRefresh,
     },
+}
+
+impl PeerEvent {
+    /// Prefixes the event announces or withdraws (0 for other events): what it costs against
+    /// a [`RouteBudget`].
+    pub fn routes(&self) -> usize {
+        let PeerEvent::Update { update, .. } = self else {
+            return 0;
+        };
+        let mp = |nlri: &MpNlri| match nlri {
+            MpNlri::Ipv4(n) => n.len(),
+            MpNlri::Ipv6(n) => n.len(),
+            MpNlri::Other(_) => 0,
+        };
+        update.nlri.len()
+            + update.withdrawn.len()
+            + update.mp_reach().map_or(0, |r| mp(&r.nlri))
+            + update.mp_unreach().map_or(0, |u| mp(&u.withdrawn))
+    }
 }
 
 /// What the speaker asks of a peer task.
@@ -170,6 +193,16 @@ impl PeerHandle {
 
 /// Starts the task of one peer.
 pub fn spawn_peer(config: PeerConfig, events: mpsc::UnboundedSender<PeerEvent>) -> PeerHandle {
+    spawn_peer_with_budget(config, events, None)
+}
+
+/// Starts the task of one peer that stops reading while `budget` is exhausted (the receiver
+/// of `events` must then [`RouteBudget::take`] each event's [`PeerEvent::routes`]).
+pub fn spawn_peer_with_budget(
+    config: PeerConfig,
+    events: mpsc::UnboundedSender<PeerEvent>,
+    budget: Option<Arc<RouteBudget>>,
+) -> PeerHandle {
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (status_tx, status) = watch::channel(PeerStatus {
         state: State::Idle,
@@ -188,6 +221,7 @@ pub fn spawn_peer(config: PeerConfig, events: mpsc::UnboundedSender<PeerEvent>) 
         other: None,
         restart_at: None,
         notified: false,
+        budget,
         config,
     };
     let task = tokio::spawn(driver.run(command_rx));
@@ -286,6 +320,8 @@ struct Driver {
     restart_at: Option<Instant>,
     /// A NOTIFICATION was sent or received on the main connection since it was Established.
     notified: bool,
+    /// Routes queued towards the speaker, if bounded.
+    budget: Option<Arc<RouteBudget>>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -296,12 +332,13 @@ impl std::fmt::Debug for Driver {
     }
 }
 
-async fn next_wire(attempt: &mut Option<&mut Attempt>) -> Wire {
+/// The next happening on the attempt's connection; with `reading` false only the writer's.
+async fn next_wire(attempt: &mut Option<&mut Attempt>, reading: bool) -> Wire {
     let Some(connection) = attempt.as_mut().and_then(|a| a.connection.as_mut()) else {
         return std::future::pending().await;
     };
     tokio::select! {
-        msg = connection.reader.next(&connection.ctx) => Wire::Message(msg),
+        msg = connection.reader.next(&connection.ctx), if reading => Wire::Message(msg),
         event = connection.writer_task.next() => match event {
             io::WriterEvent::Progress(_) => Wire::SendProgress,
             io::WriterEvent::Finished(result) => Wire::WriterDone(result),
@@ -341,10 +378,13 @@ impl Driver {
             let mut main = Some(&mut self.main);
             let mut other = self.other.as_mut();
             let connecting = self.connecting.as_mut();
+            let budget = self.budget.clone();
+            let reading = !budget.as_ref().is_some_and(|b| b.exhausted());
             let stop = tokio::select! {
                 command = commands.recv() => self.on_command(command),
-                wire = next_wire(&mut main) => self.on_wire(Which::Main, wire),
-                wire = next_wire(&mut other) => self.on_wire(Which::Other, wire),
+                wire = next_wire(&mut main, reading) => self.on_wire(Which::Main, wire),
+                wire = next_wire(&mut other, reading) => self.on_wire(Which::Other, wire),
+                () = async { budget.expect("guarded").below_limit().await }, if !reading => false,
                 result = async { connecting.expect("guarded").await }, if connecting.is_some() => {
                     self.connecting = None;
                     self.on_connected(result)
@@ -557,11 +597,15 @@ impl Driver {
                 let stop = self.feed(which, Event::UpdateMsg);
                 if which == Which::Main && self.main.fsm.state() == State::Established {
                     self.status.send_modify(|s| s.updates_received += 1);
-                    let _ = self.events.send(PeerEvent::Update {
+                    let event = PeerEvent::Update {
                         peer: self.peer(),
                         update,
                         verdict,
-                    });
+                    };
+                    if let Some(budget) = &self.budget {
+                        budget.queue(event.routes());
+                    }
+                    let _ = self.events.send(event);
                 }
                 stop
             }

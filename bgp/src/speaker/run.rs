@@ -12,11 +12,14 @@ use super::{
 };
 use crate::rib::{LocRibChange, PeerId, PeerUp, Rib, RibConfig};
 use crate::session::{PeerCommand, PeerEvent, SessionManager};
-use crate::wire::{AfiSafi, CeaseSubcode, Message, MpNlri, Outcome, Update, Verdict};
+use crate::wire::{AfiSafi, CeaseSubcode, Message, Outcome, Update, Verdict};
 
 /// Peer events handled before the RIB's output is flushed: UPDATE floods are applied in
 /// batches, and peers are polled once per batch.
 const BATCH: usize = 1024;
+/// Decoded routes the peer tasks may queue for this loop before they stop reading (see
+/// `session::budget`): a full table waits in the peers' sockets, not decoded in memory.
+const QUEUED_ROUTES: usize = 32 * 1024;
 /// Routes (announced or withdrawn prefixes) after which a batch ends early: the export then
 /// reads Loc-RIB entries the ingest has just touched (still in the CPU caches), the change
 /// log stays short, and output starts while the input is still arriving.
@@ -28,11 +31,12 @@ pub(super) fn spawn(
     config: SpeakerConfig,
     requests: mpsc::UnboundedReceiver<Request>,
 ) -> Result<(), SpeakerError> {
-    let (sessions, peer_events) = match config.listen {
+    let (mut sessions, peer_events) = match config.listen {
         Some(address) => SessionManager::bind(address)
             .map_err(|error| SpeakerError::Listen { address, error })?,
         None => SessionManager::without_listener(),
     };
+    sessions.limit_queued_routes(QUEUED_ROUTES);
     let mut rib_config = RibConfig::new(config.local_asn, config.router_id);
     rib_config.max_paths = config.max_paths;
     rib_config.cluster_id = config.cluster_id;
@@ -55,22 +59,6 @@ pub(super) fn spawn(
     };
     tokio::spawn(speaker.run(requests, peer_events));
     Ok(())
-}
-
-/// Prefixes an event announces or withdraws (1 for other events).
-fn routes_in(event: &PeerEvent) -> usize {
-    let PeerEvent::Update { update, .. } = event else {
-        return 1;
-    };
-    let mp = |nlri: &MpNlri| match nlri {
-        MpNlri::Ipv4(n) => n.len(),
-        MpNlri::Ipv6(n) => n.len(),
-        MpNlri::Other(_) => 0,
-    };
-    update.nlri.len()
-        + update.withdrawn.len()
-        + update.mp_reach().map_or(0, |r| mp(&r.nlri))
-        + update.mp_unreach().map_or(0, |u| mp(&u.withdrawn))
 }
 
 struct Speaker {
@@ -121,7 +109,7 @@ impl Speaker {
                 }
                 match peer_events.try_recv() {
                     Ok(event) => {
-                        routes += routes_in(&event);
+                        routes += event.routes().max(1);
                         self.on_peer(event);
                     }
                     Err(_) => break,
@@ -156,6 +144,7 @@ impl Speaker {
     }
 
     fn on_peer(&mut self, event: PeerEvent) {
+        self.sessions.taken(&event);
         match event {
             PeerEvent::Established { peer, negotiated } => {
                 let Some(id) = self.id(peer) else { return };
