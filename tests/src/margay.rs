@@ -37,4 +37,4 @@ pub use kernel::{
     vtep_neighbours, vtep_tx_packets,
 };
 pub use node::{MargayNode, NodeOptions};
-pub use ping::{ContinuousPing, PingStats, ping_burst, ping_matrix};
+pub use ping::{ContinuousPing, PingStats, ping_burst, ping_matrix, wait_for_replies};

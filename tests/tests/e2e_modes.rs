@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use margay_tests::margay::{
-    Cluster, ClusterNode, ContinuousPing, Expected, PingStats, ping_matrix,
+    Cluster, ClusterNode, ContinuousPing, Expected, PingStats, ping_matrix, wait_for_replies,
 };
 use margay_tests::{TestDir, TwoLans, wait_until};
 
@@ -20,24 +20,9 @@ const STEADY_REPLIES: usize = 30;
 fn route_in(mode: &str, me: &ClusterNode, other: &ClusterNode) -> Expected {
     match mode {
         "vxlan" => Expected::Vxlan(other.tunnel),
-        "auto" | "cross-subnet" if me.shares_subnet_with(other) => {
-            Expected::Direct(other.underlay.ip())
-        }
-        "auto" | "cross-subnet" => Expected::Vxlan(other.tunnel),
+        "auto" | "cross-subnet" => me.cross_subnet_route_to(other),
         _ => panic!("mode {mode:?} is not part of this scenario"),
     }
-}
-
-fn wait_more_replies(pings: &[&ContinuousPing], more: usize) {
-    let start: Vec<usize> = pings.iter().map(|p| p.replies_so_far()).collect();
-    wait_until(CONVERGE, "both pings to be answered", || {
-        let now: Vec<usize> = pings.iter().map(|p| p.replies_so_far()).collect();
-        if now.iter().zip(&start).all(|(n, s)| *n >= s + more) {
-            Ok(())
-        } else {
-            Err(format!("replies {start:?} → {now:?}"))
-        }
-    });
 }
 
 fn assert_nothing_lost(what: &str, stats: &PingStats) {
@@ -69,12 +54,12 @@ fn mode_switches_under_a_10ms_ping_lose_nothing() {
 
     let within = ContinuousPing::start(&dir, "ping-within", pods[0], pods[1].ip);
     let across = ContinuousPing::start(&dir, "ping-across", pods[0], pods[2].ip);
-    wait_more_replies(&[&within, &across], STEADY_REPLIES);
+    wait_for_replies(&[&within, &across], STEADY_REPLIES, CONVERGE);
     for mode in ["vxlan", "cross-subnet", "auto"] {
         let out = cluster.ctl.ok(&["mode", "set", mode]);
         assert!(out.contains(&format!("encapsulation {mode}")), "{out}");
         cluster.wait_routes(CONVERGE, |me, other| route_in(mode, me, other));
-        wait_more_replies(&[&within, &across], STEADY_REPLIES);
+        wait_for_replies(&[&within, &across], STEADY_REPLIES, CONVERGE);
         println!(
             "mode {mode}: every node switched; pings answered so far: within {}, across {}",
             within.replies_so_far(),

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use margay_daemon::peering::PeerKind;
 use margay_tests::margay::{
     Cluster, ClusterNode, ContinuousPing, Expected, PingStats, ping_matrix, vtep_tx_packets,
+    wait_for_replies,
 };
 use margay_tests::{Bird, Rack, Racks, Signal, TestDir, wait_until};
 
@@ -120,18 +121,6 @@ fn wait_all_routed(
     since.elapsed()
 }
 
-/// Waits until a continuous ping has `more` replies beyond `already`.
-fn wait_replies(ping: &ContinuousPing, at_least: usize, what: &str) {
-    wait_until(CONVERGE, what, || {
-        let n = ping.replies_so_far();
-        if n >= at_least {
-            Ok(())
-        } else {
-            Err(format!("{n} replies"))
-        }
-    });
-}
-
 /// Prints what the ping saw at a flip and asserts continuity: answered after the change, no
 /// silence as long as the hold time, nothing left hanging at the end.
 fn report_flip(what: &str, took: Duration, stats: &PingStats) {
@@ -167,11 +156,7 @@ fn native(racks: &[Rack]) -> impl Fn(&ClusterNode, &ClusterNode) -> Expected + '
 
 /// The other rack through VXLAN, the rack-mate directly.
 fn vxlan(me: &ClusterNode, other: &ClusterNode) -> Expected {
-    if me.shares_subnet_with(other) {
-        Expected::Direct(other.underlay.ip())
-    } else {
-        Expected::Vxlan(other.tunnel)
-    }
+    me.cross_subnet_route_to(other)
 }
 
 /// Two racks up: ToRs and nodes Established, routes native, no node reporting a problem,
@@ -276,19 +261,14 @@ fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
     // Cut the ToR–ToR session: the other rack's blocks go to VXLAN, the ping goes on.
     // Pod 0 is in rack 0, Pod 2 in rack 1.
     let ping = ContinuousPing::start(&dir, "ping-cut", pods[0], pods[2].ip);
-    wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     let tx_native = lab.vtep_tx();
     let cut = Instant::now();
     lab.tors[0]
         .birdc(&format!("disable {SPINE_PROTOCOL}"))
         .unwrap_or_else(|e| panic!("{e}"));
     let took = wait_all_routed(cluster, cut, FLIP_DEADLINE, &vxlan);
-    let replies = ping.replies_so_far();
-    wait_replies(
-        &ping,
-        replies + STEADY_REPLIES,
-        "the ping to go on over VXLAN",
-    );
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     report_flip("ToR–ToR session cut → VXLAN", took, &ping.stop());
     let tx_vxlan = lab.vtep_tx();
     assert!(
@@ -298,18 +278,13 @@ fn tor_session_cut_flips_to_vxlan_and_back_with_traffic_continuing() {
 
     // Restore it: back to native.
     let ping = ContinuousPing::start(&dir, "ping-restore", pods[0], pods[2].ip);
-    wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     let restore = Instant::now();
     lab.tors[0]
         .birdc(&format!("enable {SPINE_PROTOCOL}"))
         .unwrap_or_else(|e| panic!("{e}"));
     let took = wait_all_routed(cluster, restore, CONVERGE, &native);
-    let replies = ping.replies_so_far();
-    wait_replies(
-        &ping,
-        replies + STEADY_REPLIES,
-        "the ping to go on natively",
-    );
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     report_flip("ToR–ToR session restored → native", took, &ping.stop());
     let before = lab.vtep_tx();
     ping_matrix(&pods, PINGS).unwrap_or_else(|lost| panic!("{lost}"));
@@ -332,7 +307,7 @@ fn silent_tor_is_caught_by_the_hold_timer_and_traffic_continues() {
     // nodes' hold timers (3 s) and the other ToR's expire; every node routes the other
     // rack's blocks through VXLAN and the ping goes on.
     let ping = ContinuousPing::start(&dir, "ping-freeze", pods[0], pods[2].ip);
-    wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     let frozen = Instant::now();
     lab.tors[0].process().signal(Signal::SIGSTOP);
     let took = wait_all_routed(cluster, frozen, SILENT_FLIP_DEADLINE, &vxlan);
@@ -345,25 +320,15 @@ fn silent_tor_is_caught_by_the_hold_timer_and_traffic_continues() {
             status.sessions
         );
     }
-    let replies = ping.replies_so_far();
-    wait_replies(
-        &ping,
-        replies + STEADY_REPLIES,
-        "the ping to go on over VXLAN",
-    );
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     report_flip("ToR 0 silent → VXLAN (hold timer)", took, &ping.stop());
 
     // Wake it: sessions come back, routes go native again.
     let ping = ContinuousPing::start(&dir, "ping-wake", pods[0], pods[2].ip);
-    wait_replies(&ping, STEADY_REPLIES, "the ping to be under way");
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     let woken = Instant::now();
     lab.tors[0].process().signal(Signal::SIGCONT);
     let took = wait_all_routed(cluster, woken, CONVERGE, &native);
-    let replies = ping.replies_so_far();
-    wait_replies(
-        &ping,
-        replies + STEADY_REPLIES,
-        "the ping to go on natively",
-    );
+    wait_for_replies(&[&ping], STEADY_REPLIES, CONVERGE);
     report_flip("ToR 0 back → native", took, &ping.stop());
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use margay_tests::margay::{
     Cluster, ClusterNode, ContinuousPing, Expected, margay_routes, ping_matrix, vtep_fdb,
-    vtep_neighbours,
+    vtep_neighbours, wait_for_replies,
 };
 use margay_tests::{Netns, TestDir, TwoLans, wait_until};
 
@@ -24,15 +24,6 @@ const STEADY_REPLIES: usize = 30;
 /// Deadline for a deleted node to be gone from the others (far below the graceful restart
 /// time of 120 s, which must not apply to a deleted node).
 const DELETE_DEADLINE: Duration = Duration::from_secs(15);
-
-/// Routes in `auto`: direct within a subnet, VXLAN across.
-fn auto(me: &ClusterNode, other: &ClusterNode) -> Expected {
-    if me.shares_subnet_with(other) {
-        Expected::Direct(other.underlay.ip())
-    } else {
-        Expected::Vxlan(other.tunnel)
-    }
-}
 
 /// A running cluster a0, a1 | router | b0 with its routes converged and Pods answering.
 fn three_nodes(dir: &TestDir, net: &TwoLans) -> Cluster {
@@ -45,24 +36,12 @@ fn three_nodes(dir: &TestDir, net: &TwoLans) -> Cluster {
     for n in &cluster.nodes {
         n.node.wait_established(2, CONVERGE);
     }
-    cluster.wait_routes(CONVERGE, auto);
+    cluster.wait_routes(CONVERGE, ClusterNode::cross_subnet_route_to);
     let pods = cluster.pods();
     wait_until(CONVERGE, "every Pod to reach every other", || {
         ping_matrix(&pods, 3)
     });
     cluster
-}
-
-fn wait_more_replies(pings: &[&ContinuousPing], more: usize) {
-    let start: Vec<usize> = pings.iter().map(|p| p.replies_so_far()).collect();
-    wait_until(CONVERGE, "the pings to be answered", || {
-        let now: Vec<usize> = pings.iter().map(|p| p.replies_so_far()).collect();
-        if now.iter().zip(&start).all(|(n, s)| *n >= s + more) {
-            Ok(())
-        } else {
-            Err(format!("replies {start:?} → {now:?}"))
-        }
-    });
 }
 
 #[test]
@@ -77,7 +56,7 @@ fn sigterm_and_start_again_under_a_10ms_ping_lose_nothing() {
     let pods = cluster.pods();
     let direct = ContinuousPing::start(&dir, "ping-a0-a1", pods[0], pods[1].ip);
     let vxlan = ContinuousPing::start(&dir, "ping-b0-a1", pods[2], pods[1].ip);
-    wait_more_replies(&[&direct, &vxlan], STEADY_REPLIES);
+    wait_for_replies(&[&direct, &vxlan], STEADY_REPLIES, CONVERGE);
 
     let code = cluster.nodes[a1].node.sigterm_and_wait();
     assert_eq!(code, 0, "margay-node a1 exit code after SIGTERM");
@@ -109,8 +88,8 @@ fn sigterm_and_start_again_under_a_10ms_ping_lose_nothing() {
     for n in &cluster.nodes {
         n.node.wait_established(2, CONVERGE);
     }
-    cluster.wait_routes(CONVERGE, auto);
-    wait_more_replies(&[&direct, &vxlan], STEADY_REPLIES);
+    cluster.wait_routes(CONVERGE, ClusterNode::cross_subnet_route_to);
+    wait_for_replies(&[&direct, &vxlan], STEADY_REPLIES, CONVERGE);
     for (what, ping) in [("a0 → a1 (direct)", direct), ("b0 → a1 (VXLAN)", vxlan)] {
         let stats = ping.stop();
         println!("10 ms ping {what} across a1's SIGTERM and start: {stats}");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use margay_tests::margay::{Cluster, Expected, ping_matrix, vtep_tx_packets};
+use margay_tests::margay::{Cluster, ClusterNode, ping_matrix, vtep_tx_packets};
 use margay_tests::{TestDir, TwoLans, wait_until};
 
 /// Deadline for anything that converges (sessions, routes, first pings).
@@ -27,13 +27,7 @@ fn auto_crosses_the_router_by_vxlan_and_stays_direct_within_a_subnet() {
     for n in &cluster.nodes {
         n.node.wait_established(2, CONVERGE);
     }
-    cluster.wait_routes(CONVERGE, |me, other| {
-        if me.shares_subnet_with(other) {
-            Expected::Direct(other.underlay.ip())
-        } else {
-            Expected::Vxlan(other.tunnel)
-        }
-    });
+    cluster.wait_routes(CONVERGE, ClusterNode::cross_subnet_route_to);
 
     let pods = cluster.pods();
     wait_until(CONVERGE, "every Pod to reach every other", || {

@@ -44,6 +44,16 @@ impl ClusterNode {
     pub fn shares_subnet_with(&self, other: &ClusterNode) -> bool {
         self.underlay.contains(other.underlay.ip())
     }
+
+    /// The route this node should have to `other`'s block without BGP paths from a router
+    /// (`cross-subnet`, or `auto` with no ToR): direct on the same subnet, else VXLAN.
+    pub fn cross_subnet_route_to(&self, other: &ClusterNode) -> Expected {
+        if self.shares_subnet_with(other) {
+            Expected::Direct(other.underlay.ip())
+        } else {
+            Expected::Vxlan(other.tunnel)
+        }
+    }
 }
 
 /// etcd, margayctl, the pool and the nodes of one scenario.

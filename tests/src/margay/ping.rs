@@ -238,6 +238,21 @@ impl ContinuousPing {
     }
 }
 
+/// Waits until each of `pings` has `more` replies beyond what it had when called (the ping is
+/// under way, or it goes on after a change); fails with the counts seen.
+pub fn wait_for_replies(pings: &[&ContinuousPing], more: usize, timeout: Duration) {
+    let start: Vec<usize> = pings.iter().map(|p| p.replies_so_far()).collect();
+    crate::wait::wait_until(timeout, &format!("{more} more ping replies"), || {
+        let now: Vec<usize> = pings.iter().map(|p| p.replies_so_far()).collect();
+        if now.iter().zip(&start).all(|(n, s)| *n >= s + more) {
+            Ok(())
+        } else {
+            let what: Vec<&str> = pings.iter().map(|p| p.what.as_str()).collect();
+            Err(format!("{what:?}: replies {start:?} → {now:?}"))
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
