@@ -7,6 +7,7 @@
 //! - [`paths`]: BGP paths per prefix from the speaker's Loc-RIB (pure).
 //! - [`identity`]: the Node this node publishes; its VTEP address (and first block) from IPAM.
 //! - [`bgp`]: the speaker's neighbors and originated prefixes kept equal to the plan.
+//! - [`retry`]: waiting at start for a datastore that does not answer yet.
 //! - [`run`]: the one input loop owning all of it; the local API; graceful stop.
 //! - [`standalone`]: `--datastore file:PATH`, the same agent on an in-memory store.
 
@@ -14,6 +15,7 @@ pub mod bgp;
 pub mod cluster;
 pub mod identity;
 pub mod paths;
+pub mod retry;
 pub mod run;
 pub mod standalone;
 
@@ -87,12 +89,18 @@ pub async fn run(config: NodeConfig) -> Result<(), AgentError> {
     match &config.datastore {
         DatastoreConfig::Etcd(etcd) => {
             let identity = identity(&config).await?;
-            let (store, keys) = crate::etcd::open(etcd).await?;
+            let (store, keys) = retry::until_reachable("connecting to etcd", || async {
+                Ok(crate::etcd::open(etcd).await?)
+            })
+            .await?;
             let datastore = Datastore::new(store, keys);
             let agent = Agent::start(&config, identity, datastore.clone()).await?;
-            let _liveness = datastore
-                .announce_liveness(&config.node_name, LIVENESS_TTL)
-                .await?;
+            let _liveness = retry::until_reachable("publishing liveness", || async {
+                Ok(datastore
+                    .announce_liveness(&config.node_name, LIVENESS_TTL)
+                    .await?)
+            })
+            .await?;
             agent.run(&config.api_socket, config.metrics_listen).await
         }
         DatastoreConfig::File(path) => {

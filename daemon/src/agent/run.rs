@@ -29,12 +29,13 @@ use super::bgp::{BgpSync, export_policy, origination_attrs};
 use super::cluster::ClusterView;
 use super::identity::Identity;
 use super::paths::BgpPaths;
+use super::retry::until_reachable;
 use crate::api::{self, NodeStatus, Reply, Request, RouteStatus, SessionStatus, VtepStatus};
 use crate::config::NodeConfig;
 use crate::datastore::{Datastore, ResourceEvent};
 use crate::fib::{FibConfig, FibWriter};
 use crate::peering::{self, BgpSettings};
-use crate::resources::ipam_pools_for;
+use crate::resources::{Kind, ipam_pools_for};
 use crate::routing::{Dataplane, Decision, decide};
 
 /// How often the agent re-reads what it cannot watch (MD5 key files), retries what failed
@@ -205,29 +206,16 @@ impl<S: Store> Agent<S> {
         let keys = datastore.keys().clone();
         let ipam = Ipam::new(Arc::clone(&store), keys.clone(), IpamConfig::default());
 
-        let (resources, mut resource_watch) = datastore.list_and_watch().await?;
-        let mut view = ClusterView::new(resources);
-        let (affinities, mut affinity_watch) =
-            Watcher::list_and_watch(Arc::clone(&store), &keys.affinities()).await?;
-        view.apply_affinities(&keys, &WatchUpdate::Resync(affinities));
-        let forward = sender.clone();
-        tokio::spawn(async move {
-            loop {
-                let events = resource_watch.next().await;
-                if forward.send(Input::Resources(events)).is_err() {
-                    break;
-                }
-            }
-        });
-        let forward = sender.clone();
-        tokio::spawn(async move {
-            loop {
-                let update = affinity_watch.next().await;
-                if forward.send(Input::Affinities(update)).is_err() {
-                    break;
-                }
-            }
-        });
+        let (mut view, mut resource_watch, mut affinity_watch) =
+            until_reachable("reading the cluster", || async {
+                let (resources, resource_watch) = datastore.list_and_watch().await?;
+                let mut view = ClusterView::new(resources);
+                let (affinities, affinity_watch) =
+                    Watcher::list_and_watch(Arc::clone(&store), &keys.affinities()).await?;
+                view.apply_affinities(&keys, &WatchUpdate::Resync(affinities));
+                Ok((view, resource_watch, affinity_watch))
+            })
+            .await?;
 
         let fib = FibWriter::start(FibConfig::default()).await?;
         let adopted = fib.handle.stats().await?.installed;
@@ -249,7 +237,28 @@ impl<S: Store> Agent<S> {
                 None
             }
         };
-        let node = identity.register(&datastore, tunnel).await?;
+        let node = until_reachable("registering the Node", || async {
+            Ok(identity.register(&datastore, tunnel).await?)
+        })
+        .await?;
+        let forward = sender.clone();
+        tokio::spawn(async move {
+            loop {
+                let events = resource_watch.next().await;
+                if forward.send(Input::Resources(events)).is_err() {
+                    break;
+                }
+            }
+        });
+        let forward = sender.clone();
+        tokio::spawn(async move {
+            loop {
+                let update = affinity_watch.next().await;
+                if forward.send(Input::Affinities(update)).is_err() {
+                    break;
+                }
+            }
+        });
         tracing::info!(
             node = %identity.name,
             underlay = %identity.underlay.address,
@@ -392,6 +401,7 @@ impl<S: Store> Agent<S> {
                 let _ = reply.send(answer);
             }
             Input::Tick => {
+                self.probe_datastore().await;
                 if self.tunnel.is_none() {
                     self.claim_tunnel().await;
                 }
@@ -400,6 +410,18 @@ impl<S: Store> Agent<S> {
             }
             Input::Stop(_) => {}
         }
+    }
+
+    /// Reads this node's Node: while the datastore does not answer, `node status` says so
+    /// (the watches and the liveness lease retry on their own meanwhile; forwarding goes on).
+    async fn probe_datastore(&mut self) {
+        let problems = match self.datastore.get(Kind::Node, &self.identity.name).await {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![format!(
+                "not reachable ({e}); forwarding with the state last seen, retrying"
+            )],
+        };
+        self.problems.set("datastore", problems);
     }
 
     /// Claims the VTEP address (and a block) once a pool exists; re-registers and re-creates
