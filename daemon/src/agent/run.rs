@@ -46,6 +46,10 @@ const TICK: Duration = Duration::from_secs(10);
 /// data plane is reconciled anyway.
 const MAX_RESTART_HOLD: Duration = Duration::from_secs(120);
 
+/// The problem shown while no pool gives this node a block.
+const NO_POOL: &str = "no enabled IP pool of the underlay's family selects this node: no block \
+                       and no VTEP address yet (margayctl apply an IPPool)";
+
 /// One input of the loop.
 #[derive(Debug)]
 pub enum Input {
@@ -231,7 +235,11 @@ impl<S: Store> Agent<S> {
         let mut problems = Problems::default();
         let pools = ipam_pools_for(&view.pools(), &identity.labels);
         let tunnel = match identity.claim_tunnel_address(&ipam, pools).await {
-            Ok(assignment) => assignment.map(|a| a.addr),
+            Ok(None) => {
+                problems.set("ipam", vec![NO_POOL.into()]);
+                None
+            }
+            Ok(Some(assignment)) => Some(assignment.addr),
             Err(e) => {
                 problems.set("ipam", vec![format!("no VTEP address yet: {e}")]);
                 None
@@ -429,7 +437,7 @@ impl<S: Store> Agent<S> {
     async fn claim_tunnel(&mut self) {
         let pools = ipam_pools_for(&self.view.pools(), &self.identity.labels);
         match self.identity.claim_tunnel_address(&self.ipam, pools).await {
-            Ok(None) => {}
+            Ok(None) => self.problems.set("ipam", vec![NO_POOL.into()]),
             Ok(Some(assignment)) => {
                 self.problems.set("ipam", Vec::new());
                 self.tunnel = Some(assignment.addr);
