@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::policy::{PolicyOutcome, RouteContext, RouteSource};
 use crate::wire::{AfiSafi, NextHop, SessionContext, Update};
 
+use super::adj_out::AdjRibOut;
 use super::attrs::RouteAttrs;
 use super::export::{Receiver, Sender, Speaker, advertise};
 use super::hasher::PrefixHashBuilder;
@@ -16,7 +17,7 @@ use super::intern::AttrTable;
 use super::pack;
 use super::peer::{Peer, PeerId};
 use super::prefix::{Prefix, RibPrefix};
-use super::table::{Entry, FamilyTable};
+use super::table::{Entry, ExportState, FamilyTable};
 use super::{Env, Peers, Rib, RibError};
 
 /// One path as the subscriber sees it.
@@ -91,6 +92,45 @@ impl Rib {
         v4.compact_log();
         v6.compact_log();
         Ok(out)
+    }
+
+    /// UPDATEs for every established peer, as [`Rib::poll_updates`] with `max_routes` per
+    /// peer and family would give them, but with one read of each changed Loc-RIB entry for
+    /// all the peers whose export is at the same point (see `poll_family`). Each peer's
+    /// UPDATEs go to `send` as soon as they are packed (IPv4 before IPv6), so that a pass
+    /// over many peers does not hold all their UPDATEs at once. Returns whether anything was
+    /// sent; call until it returns false.
+    pub fn poll_all(
+        &mut self,
+        max_routes: usize,
+        mut send: impl FnMut(PeerId, Vec<Update>),
+    ) -> bool {
+        let Rib {
+            config,
+            peers,
+            interned,
+            v4,
+            v6,
+        } = self;
+        let env = Env { config, peers };
+        let up: Vec<PeerId> = env
+            .peers
+            .iter()
+            .filter(|(_, p)| p.is_up())
+            .map(|(id, _)| id)
+            .collect();
+        let mut sent = false;
+        let mut sink = |id: PeerId, updates: Vec<Update>| {
+            if !updates.is_empty() {
+                sent = true;
+                send(id, updates);
+            }
+        };
+        poll_family(v4, &env, interned, &up, max_routes, &mut sink);
+        poll_family(v6, &env, interned, &up, max_routes, &mut sink);
+        v4.compact_log();
+        v6.compact_log();
+        sent
     }
 
     /// Answers a ROUTE-REFRESH for `family` from the Adj-RIB-Out (RFC 2918 §4).
@@ -216,6 +256,100 @@ impl<P: RibPrefix> Outgoing<P> {
 /// A source attribute set (held so its address stays unique) and its export, if any.
 type Exported = (Arc<RouteAttrs>, Option<Arc<RouteAttrs>>);
 
+/// One peer's side of an export pass: the Loc-RIB changes offered to it are checked against
+/// its Adj-RIB-Out and collected for packing.
+struct PeerOut<'e, P> {
+    receiver: Receiver<'e>,
+    context: &'e SessionContext,
+    per_prefix: bool,
+    /// Export of one attribute set from one sender, when no prefix condition makes it vary.
+    memo: HashMap<(usize, PeerId), Exported, PrefixHashBuilder>,
+    outgoing: Outgoing<P>,
+}
+
+impl<'e, P: RibPrefix> PeerOut<'e, P> {
+    /// `None` when `id` is not established.
+    fn new(env: &Env<'e>, id: PeerId) -> Option<Self> {
+        let peer = env.peers.get(id)?;
+        let session = peer.session.as_ref()?;
+        Some(PeerOut {
+            receiver: Receiver {
+                id,
+                peer,
+                self_next_hop: self_next_hop::<P>(peer),
+            },
+            context: &session.context,
+            per_prefix: peer.config.export.depends_on_prefix(),
+            memo: HashMap::default(),
+            outgoing: Outgoing::new(),
+        })
+    }
+
+    /// `prefix` whose best path is now `best`: what the peer should have, against what it was
+    /// sent.
+    fn offer(
+        &mut self,
+        env: &Env<'_>,
+        speaker: &Speaker,
+        interned: &mut AttrTable,
+        adj_out: &mut AdjRibOut<P>,
+        prefix: P,
+        best: Option<(PeerId, &Arc<RouteAttrs>)>,
+    ) {
+        let receiver = &self.receiver;
+        let own;
+        let desired: Option<&Arc<RouteAttrs>> = match best {
+            None => None,
+            // Split horizon, before anything else is looked at.
+            Some((from, _)) if from == receiver.id => None,
+            Some(best) if self.per_prefix => {
+                own = export_path::<P>(env, speaker, receiver, best, prefix.into(), interned);
+                own.as_ref()
+            }
+            Some(best) => self
+                .memo
+                .entry((Arc::as_ptr(best.1) as usize, best.0))
+                .or_insert_with(|| {
+                    let exported =
+                        export_path::<P>(env, speaker, receiver, best, prefix.into(), interned);
+                    (Arc::clone(best.1), exported)
+                })
+                .1
+                .as_ref(),
+        };
+        match desired {
+            Some(new) => {
+                if adj_out.set(prefix, new) {
+                    self.outgoing.announce(prefix, new);
+                }
+            }
+            None => {
+                if adj_out.remove(&prefix) {
+                    self.outgoing.withdrawn.push(prefix);
+                }
+            }
+        }
+    }
+
+    /// Packs what was collected; End-of-RIB once the initial table is out.
+    fn finish(self, state: &mut ExportState<P>, log_end: u64, out: &mut Vec<Update>) {
+        for prefix in self.outgoing.pack(self.context, out) {
+            state.adj_out.remove(&prefix);
+        }
+        if state.end_of_rib_due && state.pending.is_empty() && state.cursor == log_end {
+            state.end_of_rib_due = false;
+            out.push(Update::end_of_rib(P::FAMILY));
+        }
+    }
+}
+
+fn speaker(env: &Env<'_>) -> Speaker {
+    Speaker {
+        local_asn: env.config.local_asn,
+        cluster_id: env.cluster_id(),
+    }
+}
+
 fn export_family<P: RibPrefix>(
     table: &mut FamilyTable<P>,
     env: &Env<'_>,
@@ -224,10 +358,7 @@ fn export_family<P: RibPrefix>(
     budget: &mut usize,
     out: &mut Vec<Update>,
 ) {
-    let Some(peer) = env.peers.get(id) else {
-        return;
-    };
-    let Some(session) = peer.session.as_ref() else {
+    let Some(mut peer_out) = PeerOut::<P>::new(env, id) else {
         return;
     };
     let FamilyTable {
@@ -245,59 +376,72 @@ fn export_family<P: RibPrefix>(
         .split_off(state.pending.len().saturating_sub(*budget));
     work.extend_from_slice(log.read(&mut state.cursor, *budget - work.len()));
     *budget -= work.len();
-
-    let receiver = Receiver {
-        id,
-        peer,
-        self_next_hop: self_next_hop::<P>(peer),
-    };
-    let speaker = Speaker {
-        local_asn: env.config.local_asn,
-        cluster_id: env.cluster_id(),
-    };
-    let per_prefix = peer.config.export.depends_on_prefix();
-    // Export of one attribute set from one sender, when no prefix condition makes it vary.
-    let mut memo: HashMap<(usize, PeerId), Exported, PrefixHashBuilder> = HashMap::default();
-    let mut outgoing = Outgoing::new();
+    let speaker = speaker(env);
     for prefix in work {
-        let own;
-        let desired: Option<&Arc<RouteAttrs>> = match entries.get(&prefix).and_then(Entry::best) {
-            None => None,
-            // Split horizon, before anything else is looked at.
-            Some((from, _)) if from == id => None,
-            Some(best) if per_prefix => {
-                own = export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
-                own.as_ref()
+        let best = entries.get(&prefix).and_then(Entry::best);
+        peer_out.offer(env, &speaker, interned, &mut state.adj_out, prefix, best);
+    }
+    peer_out.finish(state, log.end(), out);
+}
+
+/// Every established peer's export of one family, up to `max_routes` changes each, to
+/// `send`. Peers at the same position in the change log with no full-table walk pending
+/// (after the initial table, all of them) are served in one pass that reads each changed
+/// prefix's Loc-RIB entry once for all; the others one by one.
+fn poll_family<P: RibPrefix>(
+    table: &mut FamilyTable<P>,
+    env: &Env<'_>,
+    interned: &mut AttrTable,
+    up: &[PeerId],
+    max_routes: usize,
+    send: &mut impl FnMut(PeerId, Vec<Update>),
+) {
+    // (log position, peers) of the peers in step.
+    let mut in_step: Vec<(u64, Vec<PeerId>)> = Vec::new();
+    for &id in up {
+        let state = &table.exports[id.index()];
+        if !state.active {
+            continue;
+        }
+        if state.pending.is_empty() {
+            match in_step.iter_mut().find(|(at, _)| *at == state.cursor) {
+                Some((_, ids)) => ids.push(id),
+                None => in_step.push((state.cursor, vec![id])),
             }
-            Some(best) => memo
-                .entry((Arc::as_ptr(best.1) as usize, best.0))
-                .or_insert_with(|| {
-                    let exported =
-                        export_path::<P>(env, &speaker, &receiver, best, prefix.into(), interned);
-                    (Arc::clone(best.1), exported)
-                })
-                .1
-                .as_ref(),
-        };
-        match desired {
-            Some(new) => {
-                if state.adj_out.set(prefix, new) {
-                    outgoing.announce(prefix, new);
-                }
-            }
-            None => {
-                if state.adj_out.remove(&prefix) {
-                    outgoing.withdrawn.push(prefix);
-                }
-            }
+        } else {
+            let (mut budget, mut out) = (max_routes, Vec::new());
+            export_family(table, env, interned, id, &mut budget, &mut out);
+            send(id, out);
         }
     }
-    for prefix in outgoing.pack(&session.context, out) {
-        state.adj_out.remove(&prefix);
-    }
-    if state.end_of_rib_due && state.pending.is_empty() && state.cursor == log.end() {
-        state.end_of_rib_due = false;
-        out.push(Update::end_of_rib(P::FAMILY));
+    let speaker = speaker(env);
+    for (mut cursor, ids) in in_step {
+        let FamilyTable {
+            entries,
+            exports,
+            log,
+            ..
+        } = &mut *table;
+        let work = log.read(&mut cursor, max_routes);
+        let mut peers: Vec<PeerOut<'_, P>> = ids
+            .into_iter()
+            .filter_map(|id| PeerOut::new(env, id))
+            .collect();
+        for &prefix in work {
+            let best = entries.get(&prefix).and_then(Entry::best);
+            for peer_out in &mut peers {
+                let adj_out = &mut exports[peer_out.receiver.id.index()].adj_out;
+                peer_out.offer(env, &speaker, interned, adj_out, prefix, best);
+            }
+        }
+        for peer_out in peers {
+            let id = peer_out.receiver.id;
+            let state = &mut exports[id.index()];
+            state.cursor = cursor;
+            let mut out = Vec::new();
+            peer_out.finish(state, log.end(), &mut out);
+            send(id, out);
+        }
     }
 }
 

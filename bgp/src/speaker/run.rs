@@ -24,7 +24,7 @@ const QUEUED_ROUTES: usize = 32 * 1024;
 /// reads Loc-RIB entries the ingest has just touched (still in the CPU caches), the change
 /// log stays short, and output starts while the input is still arriving.
 const BATCH_ROUTES: usize = 4 * 1024;
-/// Routes per `poll_updates` call.
+/// Routes per peer and family per `poll_all` call.
 const POLL_ROUTES: usize = 8192;
 
 pub(super) fn spawn(
@@ -59,6 +59,17 @@ pub(super) fn spawn(
     };
     tokio::spawn(speaker.run(requests, peer_events));
     Ok(())
+}
+
+/// Queues UPDATEs for `peer`'s session.
+fn send(sessions: &SessionManager, peer: IpAddr, updates: Vec<Update>) {
+    if updates.is_empty() {
+        return;
+    }
+    let messages = updates.into_iter().map(Message::Update).collect();
+    if let Err(e) = sessions.send(peer, messages) {
+        tracing::debug!(%peer, error = %e, "send");
+    }
 }
 
 struct Speaker {
@@ -263,13 +274,7 @@ impl Speaker {
     }
 
     fn send(&self, peer: IpAddr, updates: Vec<Update>) {
-        if updates.is_empty() {
-            return;
-        }
-        let messages = updates.into_iter().map(Message::Update).collect();
-        if let Err(e) = self.sessions.send(peer, messages) {
-            tracing::debug!(%peer, error = %e, "send");
-        }
+        send(&self.sessions, peer, updates);
     }
 
     /// The RIB's output after a batch of inputs: UPDATEs for every Established peer, Loc-RIB
@@ -287,20 +292,17 @@ impl Speaker {
                 return;
             }
         }
-        let peers: Vec<(IpAddr, PeerId)> = self
+        let addresses: HashMap<PeerId, IpAddr> = self
             .neighbors
             .iter()
-            .map(|(ip, (_, id))| (*ip, *id))
+            .map(|(ip, (_, id))| (*id, *ip))
             .collect();
-        for (peer, id) in peers {
-            loop {
-                match self.rib.poll_updates(id, POLL_ROUTES) {
-                    Ok(updates) if !updates.is_empty() => self.send(peer, updates),
-                    // Nothing more, or the session is not up.
-                    _ => break,
-                }
+        let sessions = &self.sessions;
+        while self.rib.poll_all(POLL_ROUTES, |id, updates| {
+            if let Some(peer) = addresses.get(&id) {
+                send(sessions, *peer, updates);
             }
-        }
+        }) {}
         if self.subscribers.is_empty() {
             self.rib.skip_changes();
             return;

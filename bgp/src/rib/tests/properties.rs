@@ -218,3 +218,91 @@ proptest! {
         prop_assert_eq!(end_of_rib, 2, "End-of-RIB once per family");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `poll_all` (one pass over the change log for the peers in step) gives every peer
+    /// exactly the UPDATEs that polling each peer on its own gives, in the same order. A peer
+    /// that comes up midway walks the table in hash order, which differs between two RIBs:
+    /// for it the routes it ends up holding are compared.
+    #[test]
+    fn polling_all_peers_at_once_equals_polling_each(
+        steps in proptest::collection::vec(step(), 0..40),
+        late_at in 0..40usize,
+    ) {
+        type View = std::collections::BTreeMap<String, RouteAttrs>;
+        let build = || {
+            let mut rib = rib();
+            let mut ids: Vec<PeerId> = (0..4)
+                .map(|i| {
+                    let asn = [65001, 65001, 65002, LOCAL_AS][i];
+                    peer(&mut rib, &format!("192.0.2.{}", i + 1), asn)
+                })
+                .collect();
+            ids.push(peer(&mut rib, "198.51.100.1", 65009));
+            (rib, ids)
+        };
+        let apply = |updates: &[Update], view: &mut View| {
+            for p in withdrawn(updates) {
+                view.remove(&p);
+            }
+            for (p, a) in announced(updates) {
+                view.insert(p, a);
+            }
+        };
+        let (mut each, ids) = build();
+        let (mut all, _) = build();
+        let mut late: Option<PeerId> = None;
+        let (mut late_each, mut late_all) = (View::new(), View::new());
+        for (n, s) in steps.iter().enumerate() {
+            if n == late_at {
+                let id = peer(&mut each, "198.51.100.2", 65010);
+                prop_assert_eq!(peer(&mut all, "198.51.100.2", 65010), id);
+                late = Some(id);
+            }
+            match s {
+                Step::Announce(a) => {
+                    each.ingest(ids[a.peer], &update_for(a)).expect("ingest");
+                    all.ingest(ids[a.peer], &update_for(a)).expect("ingest");
+                }
+                Step::Withdraw { peer, prefix } => {
+                    let w = withdraw(&[&format!("10.0.{prefix}.0/24")]);
+                    each.ingest(ids[*peer], &w).expect("ingest");
+                    all.ingest(ids[*peer], &w).expect("ingest");
+                }
+                Step::Poll(budget) => {
+                    let mut expected: Vec<(PeerId, Vec<Update>)> = Vec::new();
+                    for &id in &ids {
+                        let updates = each.poll_updates(id, *budget).expect("up");
+                        if !updates.is_empty() {
+                            expected.push((id, updates));
+                        }
+                    }
+                    if let Some(id) = late {
+                        apply(&each.poll_updates(id, *budget).expect("up"), &mut late_each);
+                    }
+                    let mut got: Vec<(PeerId, Vec<Update>)> = Vec::new();
+                    all.poll_all(*budget, |id, updates| match got.iter_mut().find(|(p, _)| *p == id) {
+                        Some((_, held)) => held.extend(updates),
+                        None => got.push((id, updates)),
+                    });
+                    got.sort_by_key(|(id, _)| *id);
+                    if let Some(pos) = got.iter().position(|(id, _)| Some(*id) == late) {
+                        apply(&got.remove(pos).1, &mut late_all);
+                    }
+                    prop_assert_eq!(got, expected);
+                }
+            }
+        }
+        if let Some(id) = late {
+            apply(&drain_updates(&mut each, id), &mut late_each);
+            while all.poll_all(usize::MAX, |peer, updates| {
+                if peer == id {
+                    apply(&updates, &mut late_all);
+                }
+            }) {}
+            prop_assert_eq!(late_each, late_all);
+        }
+    }
+}
