@@ -48,6 +48,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // SIGTERM and SIGINT are how margay-node is stopped gracefully: a blocked mask inherited
+    // from whatever started it would leave them pending forever.
+    let mut stop_signals = nix::sys::signal::SigSet::empty();
+    stop_signals.add(nix::sys::signal::Signal::SIGTERM);
+    stop_signals.add(nix::sys::signal::Signal::SIGINT);
+    if let Err(e) = stop_signals.thread_unblock() {
+        eprintln!("margay-node: unblocking SIGTERM/SIGINT: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
