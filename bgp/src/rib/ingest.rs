@@ -219,13 +219,6 @@ fn apply_family<P: RibPrefix>(
         for prefix in prefixes {
             // RFC 4724 §4.2: a route sent again after the restart replaces the stale one.
             table.unmark_stale(id, &prefix);
-            if table
-                .received(id, &prefix)
-                .is_some_and(|r| Arc::ptr_eq(r, &received))
-            {
-                continue;
-            }
-            report.announced += 1;
             let own;
             let usable = match (&shared, per_prefix) {
                 (Some(verdict), false) => verdict.as_ref(),
@@ -239,10 +232,16 @@ fn apply_family<P: RibPrefix>(
                     }
                 }
             };
-            if usable.is_none() {
-                report.rejected += 1;
+            // `None`: the route as already held, nothing changes.
+            if table
+                .announce(prefix, id, &received, usable, &rank)
+                .is_some()
+            {
+                report.announced += 1;
+                if usable.is_none() {
+                    report.rejected += 1;
+                }
             }
-            table.set_route(prefix, id, Some((&received, usable)), &rank);
         }
     }
 }

@@ -309,6 +309,35 @@ impl<P: RibPrefix> FamilyTable<P> {
         route: Option<(&Arc<RouteAttrs>, Option<&Arc<RouteAttrs>>)>,
         rank: Ranker<'_>,
     ) -> bool {
+        self.change_route(prefix, peer, route, rank, false)
+            .unwrap_or(true)
+    }
+
+    /// `peer` announced `prefix` with `received` attributes, `usable` after loop checks and
+    /// import policy: [`FamilyTable::set_route`], except that a route received exactly as
+    /// already held (the same interned set) changes nothing and gives `None`. One table
+    /// lookup for both.
+    pub fn announce(
+        &mut self,
+        prefix: P,
+        peer: PeerId,
+        received: &Arc<RouteAttrs>,
+        usable: Option<&Arc<RouteAttrs>>,
+        rank: Ranker<'_>,
+    ) -> Option<bool> {
+        self.change_route(prefix, peer, Some((received, usable)), rank, true)
+    }
+
+    /// [`FamilyTable::set_route`]; with `keep_same`, `None` without any change when the
+    /// peer's route is already `route`'s received attributes.
+    fn change_route(
+        &mut self,
+        prefix: P,
+        peer: PeerId,
+        route: Option<(&Arc<RouteAttrs>, Option<&Arc<RouteAttrs>>)>,
+        rank: Ranker<'_>,
+        keep_same: bool,
+    ) -> Option<bool> {
         use std::collections::hash_map::Entry as Slot;
         let ptr = |a: Option<&Arc<RouteAttrs>>| a.map(Arc::as_ptr);
         let present = route.is_some();
@@ -328,7 +357,7 @@ impl<P: RibPrefix> FamilyTable<P> {
             match self.entries.entry(prefix) {
                 Slot::Vacant(v) => {
                     let Some(route) = route else {
-                        return false;
+                        return Some(false);
                     };
                     // Fast path: a new prefix with one route usable as received.
                     if let Some(attrs) = plain {
@@ -347,7 +376,14 @@ impl<P: RibPrefix> FamilyTable<P> {
                     }
                 }
                 Slot::Occupied(mut o) => {
-                    let had = o.get().received(peer).is_some();
+                    let held = o.get().received(peer);
+                    if keep_same
+                        && let (Some(held), Some((received, _))) = (held, route)
+                        && Arc::ptr_eq(held, received)
+                    {
+                        return None;
+                    }
+                    let had = held.is_some();
                     let old_usable = ptr(o.get().usable_of(peer));
                     let had_usable_prefix = o.get().best().is_some();
                     match (o.get_mut(), plain) {
@@ -402,7 +438,7 @@ impl<P: RibPrefix> FamilyTable<P> {
         if old_usable != new_usable {
             self.log.entries.push(prefix);
         }
-        had
+        Some(had)
     }
 
     /// Every prefix `peer` has a route to, with the route as received.
