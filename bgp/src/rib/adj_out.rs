@@ -120,6 +120,10 @@ impl<P: std::hash::Hash + Eq + Copy> AdjRibOut<P> {
         self.routes.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
     pub fn get(&self, prefix: &P) -> Option<&Arc<RouteAttrs>> {
         self.routes.get(prefix).map(|h| self.sets.get(*h))
     }

@@ -205,30 +205,45 @@ fn self_next_hop<P: RibPrefix>(peer: &Peer) -> Option<NextHop> {
 /// Announcements grouped by interned attribute set (keyed by its address, which the held
 /// `Arc` keeps valid), withdrawals apart.
 struct Outgoing<P> {
-    groups: HashMap<usize, (Arc<RouteAttrs>, Vec<P>), PrefixHashBuilder>,
+    groups: Vec<(Arc<RouteAttrs>, Vec<P>)>,
+    /// Index in `groups` by the set's address.
+    index: HashMap<usize, usize, PrefixHashBuilder>,
+    /// The group announced to last (address, index): runs of prefixes share a set.
+    last: Option<(usize, usize)>,
     withdrawn: Vec<P>,
 }
 
 impl<P: RibPrefix> Outgoing<P> {
     fn new() -> Self {
         Outgoing {
-            groups: HashMap::default(),
+            groups: Vec::new(),
+            index: HashMap::default(),
+            last: None,
             withdrawn: Vec::new(),
         }
     }
 
     fn announce(&mut self, prefix: P, attrs: &Arc<RouteAttrs>) {
-        self.groups
-            .entry(Arc::as_ptr(attrs) as usize)
-            .or_insert_with(|| (Arc::clone(attrs), Vec::new()))
-            .1
-            .push(prefix);
+        let address = Arc::as_ptr(attrs) as usize;
+        let group = match self.last {
+            Some((last, group)) if last == address => group,
+            _ => {
+                let groups = &mut self.groups;
+                let group = *self.index.entry(address).or_insert_with(|| {
+                    groups.push((Arc::clone(attrs), Vec::new()));
+                    groups.len() - 1
+                });
+                self.last = Some((address, group));
+                group
+            }
+        };
+        self.groups[group].1.push(prefix);
     }
 
     /// The UPDATEs, withdrawals first; routes whose attributes cannot fit a message are
     /// withdrawn instead and returned.
     fn pack(self, ctx: &SessionContext, out: &mut Vec<Update>) -> Vec<P> {
-        let mut groups: Vec<(Arc<RouteAttrs>, Vec<P>)> = self.groups.into_values().collect();
+        let mut groups = self.groups;
         groups.sort_by_key(|(_, prefixes)| prefixes.first().copied());
         let mut withdrawn = self.withdrawn;
         let mut unsendable = Vec::new();
@@ -263,7 +278,11 @@ struct PeerOut<'e, P> {
     context: &'e SessionContext,
     per_prefix: bool,
     /// Export of one attribute set from one sender, when no prefix condition makes it vary.
-    memo: HashMap<(usize, PeerId), Exported, PrefixHashBuilder>,
+    memo: Vec<Exported>,
+    /// Index in `memo` by (address of the set, sender).
+    memo_index: HashMap<(usize, PeerId), usize, PrefixHashBuilder>,
+    /// The last memo entry used: runs of prefixes share a best path's set.
+    last: Option<((usize, PeerId), usize)>,
     outgoing: Outgoing<P>,
 }
 
@@ -280,7 +299,9 @@ impl<'e, P: RibPrefix> PeerOut<'e, P> {
             },
             context: &session.context,
             per_prefix: peer.config.export.depends_on_prefix(),
-            memo: HashMap::default(),
+            memo: Vec::new(),
+            memo_index: HashMap::default(),
+            last: None,
             outgoing: Outgoing::new(),
         })
     }
@@ -306,16 +327,30 @@ impl<'e, P: RibPrefix> PeerOut<'e, P> {
                 own = export_path::<P>(env, speaker, receiver, best, prefix.into(), interned);
                 own.as_ref()
             }
-            Some(best) => self
-                .memo
-                .entry((Arc::as_ptr(best.1) as usize, best.0))
-                .or_insert_with(|| {
-                    let exported =
-                        export_path::<P>(env, speaker, receiver, best, prefix.into(), interned);
-                    (Arc::clone(best.1), exported)
-                })
-                .1
-                .as_ref(),
+            Some(best) => {
+                let key = (Arc::as_ptr(best.1) as usize, best.0);
+                let at = match self.last {
+                    Some((last, at)) if last == key => at,
+                    _ => {
+                        let memo = &mut self.memo;
+                        let at = *self.memo_index.entry(key).or_insert_with(|| {
+                            let exported = export_path::<P>(
+                                env,
+                                speaker,
+                                receiver,
+                                best,
+                                prefix.into(),
+                                interned,
+                            );
+                            memo.push((Arc::clone(best.1), exported));
+                            memo.len() - 1
+                        });
+                        self.last = Some((key, at));
+                        at
+                    }
+                };
+                self.memo[at].1.as_ref()
+            }
         };
         match desired {
             Some(new) => {
@@ -324,7 +359,7 @@ impl<'e, P: RibPrefix> PeerOut<'e, P> {
                 }
             }
             None => {
-                if adj_out.remove(&prefix) {
+                if !adj_out.is_empty() && adj_out.remove(&prefix) {
                     self.outgoing.withdrawn.push(prefix);
                 }
             }

@@ -49,6 +49,10 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
         self.shards.iter().map(HashMap::len).sum()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(HashMap::is_empty)
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
         self.shards[self.shard_of(key)].get(key)
     }
