@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, Hash};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use super::hasher::PrefixHashBuilder;
 
-/// Shards of a split table.
+/// Shards of a split table (a power of two).
 const SHARDS: usize = 64;
 /// Entries at which a single table is split.
 const SPLIT_AT: usize = 16 * 1024;
@@ -24,14 +24,69 @@ pub(crate) struct ShardedMap<K, V> {
     shards: Vec<HashMap<K, V, PrefixHashBuilder>>,
     /// Picks the shard; its own key, so that the shard does not depend on the bits each
     /// shard's table uses.
-    picker: PrefixHashBuilder,
+    picker: ShardPicker,
+}
+
+/// The shard of a key: its octets folded into a word, times a random odd key, top bits
+/// (multiplicative hashing). Cheaper than the tables' hasher, which still spreads the keys
+/// within each shard; a peer that guessed the key could only crowd one shard, which then
+/// behaves like an unsharded table.
+#[derive(Debug, Clone)]
+struct ShardPicker {
+    key: u64,
+}
+
+impl Default for ShardPicker {
+    fn default() -> Self {
+        ShardPicker {
+            key: PrefixHashBuilder::default().hash_one(0u64) | 1,
+        }
+    }
+}
+
+impl BuildHasher for ShardPicker {
+    type Hasher = Fold;
+
+    fn build_hasher(&self) -> Fold {
+        Fold {
+            word: 0,
+            key: self.key,
+        }
+    }
+}
+
+/// The hasher of [`ShardPicker`].
+#[derive(Debug)]
+struct Fold {
+    word: u64,
+    key: u64,
+}
+
+impl Hasher for Fold {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.word = self.word.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.word = self.word.rotate_left(8) ^ u64::from(v);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.word = self.word.rotate_left(29) ^ v as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.word.wrapping_mul(self.key)
+    }
 }
 
 impl<K: Hash + Eq, V> Default for ShardedMap<K, V> {
     fn default() -> Self {
         ShardedMap {
             shards: vec![HashMap::with_hasher(PrefixHashBuilder::default())],
-            picker: PrefixHashBuilder::default(),
+            picker: ShardPicker::default(),
         }
     }
 }
@@ -41,7 +96,7 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
         if self.shards.len() == 1 {
             0
         } else {
-            (self.picker.hash_one(key) >> 32) as usize % SHARDS
+            (self.picker.hash_one(key) >> (64 - SHARDS.trailing_zeros())) as usize
         }
     }
 
@@ -102,6 +157,25 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn consecutive_prefixes_spread_over_the_shards() {
+        let mut sharded = ShardedMap::default();
+        for i in 0..(SPLIT_AT * 4) as u32 {
+            let p =
+                crate::wire::Ipv4Prefix::new(std::net::Ipv4Addr::from(0x2000_0000 + (i << 8)), 24)
+                    .expect("valid");
+            if let Entry::Vacant(v) = sharded.entry(p) {
+                v.insert(());
+            }
+        }
+        let sizes: Vec<usize> = sharded.shards.iter().map(HashMap::len).collect();
+        let even = SPLIT_AT * 4 / SHARDS;
+        assert!(
+            sizes.iter().all(|&n| n > even / 2 && n < even * 2),
+            "{sizes:?}"
+        );
+    }
 
     #[test]
     fn behaves_as_one_map_across_the_split() {
