@@ -419,10 +419,19 @@ fn export_family<P: RibPrefix>(
     peer_out.finish(state, log.end(), out);
 }
 
+/// Peers served by one pass over the change log: enough to read each Loc-RIB entry once for a
+/// route server's few peers, few enough that the peers' state stays in the CPU caches and
+/// their UPDATEs leave in a steady stream when there are hundreds.
+#[cfg(not(test))]
+const PEERS_PER_PASS: usize = 16;
+/// Small in tests, so that the property tests' handful of peers spans several passes.
+#[cfg(test)]
+const PEERS_PER_PASS: usize = 2;
+
 /// Every established peer's export of one family, up to `max_routes` changes each, to
 /// `send`. Peers at the same position in the change log with no full-table walk pending
-/// (after the initial table, all of them) are served in one pass that reads each changed
-/// prefix's Loc-RIB entry once for all; the others one by one.
+/// (after the initial table, all of them) are served [`PEERS_PER_PASS`] at a time in one pass
+/// that reads each changed prefix's Loc-RIB entry once for all of them; the others one by one.
 fn poll_family<P: RibPrefix>(
     table: &mut FamilyTable<P>,
     env: &Env<'_>,
@@ -450,32 +459,33 @@ fn poll_family<P: RibPrefix>(
         }
     }
     let speaker = speaker(env);
-    for (mut cursor, ids) in in_step {
-        let FamilyTable {
-            entries,
-            exports,
-            log,
-            ..
-        } = &mut *table;
-        let work = log.read(&mut cursor, max_routes);
-        let mut peers: Vec<PeerOut<'_, P>> = ids
-            .into_iter()
-            .filter_map(|id| PeerOut::new(env, id))
-            .collect();
-        for &prefix in work {
-            let best = entries.get(&prefix).and_then(Entry::best);
-            for peer_out in &mut peers {
-                let adj_out = &mut exports[peer_out.receiver.id.index()].adj_out;
-                peer_out.offer(env, &speaker, interned, adj_out, prefix, best);
+    for (at, ids) in in_step {
+        for ids in ids.chunks(PEERS_PER_PASS) {
+            let FamilyTable {
+                entries,
+                exports,
+                log,
+                ..
+            } = &mut *table;
+            let mut cursor = at;
+            let work = log.read(&mut cursor, max_routes);
+            let mut peers: Vec<PeerOut<'_, P>> =
+                ids.iter().filter_map(|id| PeerOut::new(env, *id)).collect();
+            for &prefix in work {
+                let best = entries.get(&prefix).and_then(Entry::best);
+                for peer_out in &mut peers {
+                    let adj_out = &mut exports[peer_out.receiver.id.index()].adj_out;
+                    peer_out.offer(env, &speaker, interned, adj_out, prefix, best);
+                }
             }
-        }
-        for peer_out in peers {
-            let id = peer_out.receiver.id;
-            let state = &mut exports[id.index()];
-            state.cursor = cursor;
-            let mut out = Vec::new();
-            peer_out.finish(state, log.end(), &mut out);
-            send(id, out);
+            for peer_out in peers {
+                let id = peer_out.receiver.id;
+                let state = &mut exports[id.index()];
+                state.cursor = cursor;
+                let mut out = Vec::new();
+                peer_out.finish(state, log.end(), &mut out);
+                send(id, out);
+            }
         }
     }
 }
