@@ -2,6 +2,7 @@
 //! forwarding with the state it has, retries, and reconciles on return"):
 //! - started before etcd, the node waits and retries (logging each failure) instead of exiting,
 //!   and registers, claims its block and serves its API once etcd answers;
+//! - once registered, it holds `liveness/<node>` on an etcd lease;
 //! - etcd stopped under a running node: `node status` reports the datastore as a problem while
 //!   the kernel keeps the node's routes; etcd back: the problem clears.
 
@@ -94,6 +95,19 @@ fn node_waits_for_etcd_and_reports_an_outage() {
             .contains("ipv4Address: 10.0.7.10/24"),
         "the Node is registered"
     );
+
+    // Its liveness key is held on a lease (DESIGN §6).
+    let lease = wait_until(TIMEOUT, "liveness/lonely on a lease", || {
+        let out = etcd
+            .ctl(&["get", "/margay/v1/liveness/lonely", "-w", "json"])
+            .map_err(|e| e.to_string())?;
+        if out.contains("\"lease\":") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(lease.contains("\"count\":1"), "{lease}");
 
     // etcd goes away: the node says so, and keeps its routes.
     etcd.stop();
