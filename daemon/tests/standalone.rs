@@ -5,10 +5,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use margay_daemon::api::NodeStatus;
+use margay_tests::margay::query_socket;
 use margay_tests::{Bird, Netns, TestDir, wait_until};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,21 +61,6 @@ fn http_get(node: &Netns, path: &str) -> Result<(u16, String), String> {
             .unwrap_or_default();
         Ok((code, body))
     })
-}
-
-fn status(node: &Netns, socket: &str) -> Result<NodeStatus, String> {
-    let out = node
-        .try_exec(&[
-            env!("CARGO_BIN_EXE_margayctl"),
-            "node",
-            "status",
-            "-o",
-            "json",
-            "--socket",
-            socket,
-        ])
-        .map_err(|e| e.to_string())?;
-    serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
 }
 
 #[test]
@@ -138,7 +125,7 @@ protocol bgp solo from peer_t {
     assert!(own.contains("blackhole 10.1.0.0/24"), "{own}");
 
     let status = wait_until(TIMEOUT, "node status to show the session", || {
-        let s = status(&node, socket)?;
+        let s: NodeStatus = query_socket(Path::new(socket), "status")?;
         match s.sessions.as_slice() {
             [session] if session.state == "Established" => Ok(s),
             _ => Err(format!("{s:?}")),

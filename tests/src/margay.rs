@@ -36,5 +36,5 @@ pub use kernel::{
     KernelRoute, MARGAY_PROTO, VTEP_DEVICE, VtepFdb, VtepNeighbour, margay_routes, vtep_fdb,
     vtep_neighbours, vtep_tx_packets,
 };
-pub use node::{MargayNode, NodeOptions};
+pub use node::{MargayNode, NodeOptions, query_socket};
 pub use ping::{ContinuousPing, PingStats, ping_burst, ping_matrix, wait_for_replies};

@@ -37,15 +37,8 @@ fn assert_nothing_lost(what: &str, stats: &PingStats) {
 fn mode_switches_under_a_10ms_ping_lose_nothing() {
     let dir = TestDir::new("e2e-modes");
     let net = TwoLans::new("e2emode", 2, "10.0.1.0/24", 1, "10.0.2.0/24");
-    let mut cluster = Cluster::new(&dir, &net.router, net.a.addr(254), "auto");
-    let hosts = [&net.a.hosts[0], &net.a.hosts[1], &net.b.hosts[0]];
-    for (host, name) in hosts.iter().zip(["a0", "a1", "b0"]) {
-        let options = cluster.options(name);
-        cluster.add_node(&dir, host, options);
-    }
-    for n in &cluster.nodes {
-        n.node.wait_established(2, CONVERGE);
-    }
+    // a0 and a1 share subnet A; b0 is alone on subnet B.
+    let cluster = Cluster::across_a_router(&dir, &net, "auto");
     cluster.wait_routes(CONVERGE, |me, other| route_in("auto", me, other));
     let pods = cluster.pods();
     wait_until(CONVERGE, "every Pod to reach every other", || {

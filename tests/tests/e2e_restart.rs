@@ -27,15 +27,8 @@ const DELETE_DEADLINE: Duration = Duration::from_secs(15);
 
 /// A running cluster a0, a1 | router | b0 with its routes converged and Pods answering.
 fn three_nodes(dir: &TestDir, net: &TwoLans) -> Cluster {
-    let mut cluster = Cluster::new(dir, &net.router, net.a.addr(254), "auto");
-    let hosts = [&net.a.hosts[0], &net.a.hosts[1], &net.b.hosts[0]];
-    for (host, name) in hosts.iter().zip(["a0", "a1", "b0"]) {
-        let options = cluster.options(name);
-        cluster.add_node(dir, host, options);
-    }
-    for n in &cluster.nodes {
-        n.node.wait_established(2, CONVERGE);
-    }
+    // a0 and a1 share subnet A; b0 is alone on subnet B.
+    let cluster = Cluster::across_a_router(dir, net, "auto");
     cluster.wait_routes(CONVERGE, ClusterNode::cross_subnet_route_to);
     let pods = cluster.pods();
     wait_until(CONVERGE, "every Pod to reach every other", || {

@@ -17,16 +17,8 @@ const PINGS: u32 = 50;
 fn auto_crosses_the_router_by_vxlan_and_stays_direct_within_a_subnet() {
     let dir = TestDir::new("e2e-subnets");
     let net = TwoLans::new("e2esub", 2, "10.0.1.0/24", 1, "10.0.2.0/24");
-    let mut cluster = Cluster::new(&dir, &net.router, net.a.addr(254), "auto");
     // a0 and a1 share subnet A; b0 is alone on subnet B.
-    let hosts = [&net.a.hosts[0], &net.a.hosts[1], &net.b.hosts[0]];
-    for (host, name) in hosts.iter().zip(["a0", "a1", "b0"]) {
-        let options = cluster.options(name);
-        cluster.add_node(&dir, host, options);
-    }
-    for n in &cluster.nodes {
-        n.node.wait_established(2, CONVERGE);
-    }
+    let cluster = Cluster::across_a_router(&dir, &net, "auto");
     cluster.wait_routes(CONVERGE, ClusterNode::cross_subnet_route_to);
 
     let pods = cluster.pods();
@@ -35,6 +27,7 @@ fn auto_crosses_the_router_by_vxlan_and_stays_direct_within_a_subnet() {
     });
 
     // Within subnet A: the VTEPs of a0 and a1 send nothing.
+    let hosts = [&net.a.hosts[0], &net.a.hosts[1], &net.b.hosts[0]];
     let tx = |i: usize| vtep_tx_packets(hosts[i]).expect("a VTEP");
     let before = [tx(0), tx(1)];
     ping_matrix(&[pods[0], pods[1]], PINGS).unwrap_or_else(|lost| panic!("{lost}"));

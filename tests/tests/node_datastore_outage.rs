@@ -7,29 +7,18 @@
 //!   the kernel keeps the node's routes; etcd back: the problem clears.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use margay_daemon::api::NodeStatus;
-use margay_tests::margay::workspace_bin;
+use margay_tests::margay::{query_socket, workspace_bin};
 use margay_tests::{Etcd, Lan, Margayctl, PodPool, TestDir, wait_until};
 
 /// Covers the agent's 10 s datastore probe and a restart of etcd.
 const TIMEOUT: Duration = Duration::from_secs(40);
 
-fn status(lan: &Lan, socket: &str) -> Result<NodeStatus, String> {
-    let ctl = workspace_bin("margayctl");
-    let out = lan.hosts[0]
-        .try_exec(&[
-            ctl.to_str().expect("utf-8 path"),
-            "node",
-            "status",
-            "-o",
-            "json",
-            "--socket",
-            socket,
-        ])
-        .map_err(|e| e.to_string())?;
-    serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
+fn status(socket: &str) -> Result<NodeStatus, String> {
+    query_socket(Path::new(socket), "status")
 }
 
 #[test]
@@ -83,7 +72,7 @@ fn node_waits_for_etcd_and_reports_an_outage() {
         if !node.is_running() {
             return Err(format!("margay-node exited:\n{}", node.log_tail(20)));
         }
-        let s = status(&lan, &socket)?;
+        let s = status(&socket)?;
         match (&s.vtep, s.blocks.as_slice()) {
             (Some(_), [_]) => Ok(s),
             _ => Err(format!("{s:?}")),
@@ -112,7 +101,7 @@ fn node_waits_for_etcd_and_reports_an_outage() {
     // etcd goes away: the node says so, and keeps its routes.
     etcd.stop();
     let down = wait_until(TIMEOUT, "node status to report the datastore", || {
-        let s = status(&lan, &socket)?;
+        let s = status(&socket)?;
         if s.problems
             .iter()
             .any(|p| p.starts_with("datastore: not reachable"))
@@ -129,7 +118,7 @@ fn node_waits_for_etcd_and_reports_an_outage() {
     // etcd is back: the problem clears.
     etcd.start_again();
     wait_until(TIMEOUT, "the datastore problem to clear", || {
-        let s = status(&lan, &socket)?;
+        let s = status(&socket)?;
         if s.problems.iter().any(|p| p.starts_with("datastore")) {
             Err(format!("{:?}", s.problems))
         } else {

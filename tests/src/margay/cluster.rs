@@ -10,7 +10,7 @@ use ipnetwork::IpNetwork;
 use crate::etcd::Etcd;
 use crate::netns::Netns;
 use crate::testdir::TestDir;
-use crate::topology::Pod;
+use crate::topology::{Pod, TwoLans};
 
 use super::ctl::Margayctl;
 use super::expect::Expected;
@@ -83,6 +83,22 @@ impl Cluster {
             pool,
             etcd,
         }
+    }
+
+    /// The three-node cluster of the subnet scenarios: etcd on `net`'s router (which knows no
+    /// Pod routes), pool in `mode`, nodes a0 and a1 on subnet A and b0 on subnet B, each with
+    /// one Pod; returns once every node has its two mesh sessions Established.
+    pub fn across_a_router(dir: &TestDir, net: &TwoLans, mode: &str) -> Self {
+        let mut cluster = Cluster::new(dir, &net.router, net.a.addr(254), mode);
+        let hosts = [&net.a.hosts[0], &net.a.hosts[1], &net.b.hosts[0]];
+        for (host, name) in hosts.into_iter().zip(["a0", "a1", "b0"]) {
+            let options = cluster.options(name);
+            cluster.add_node(dir, host, options);
+        }
+        for n in &cluster.nodes {
+            n.node.wait_established(2, READY_TIMEOUT);
+        }
+        cluster
     }
 
     /// Options for a node called `name` using this cluster's etcd.

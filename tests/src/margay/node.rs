@@ -259,29 +259,9 @@ impl MargayNode {
         }
     }
 
-    /// `margayctl node <what> -o json --socket <socket>`, parsed.
+    /// `margayctl node <what> -o json` against this node's socket, parsed.
     fn query<T: DeserializeOwned>(&self, what: &str) -> Result<T, String> {
-        let socket = self.socket.display().to_string();
-        let args = ["node", what, "-o", "json", "--socket", socket.as_str()];
-        let out = margayctl_command(None, &[])
-            .args(args)
-            .output()
-            .map_err(|e| format!("running margayctl {}: {e}", args.join(" ")))?;
-        if !out.status.success() {
-            return Err(format!(
-                "margayctl {} ({}): {}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        serde_json::from_slice(&out.stdout).map_err(|e| {
-            format!(
-                "margayctl {} printed what is not its JSON ({e}): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        query_socket(&self.socket, what)
     }
 
     /// `margayctl node status`, or why it could not be had.
@@ -439,5 +419,31 @@ fn zombie_exit_code(pid: u32) -> Result<i32, String> {
         (status >> 8) & 0xff
     } else {
         128 + signal
+    })
+}
+
+/// `margayctl node <what> -o json --socket <socket>`, parsed (for a margay-node started
+/// without [`MargayNode`], e.g. one that must not be waited for).
+pub fn query_socket<T: DeserializeOwned>(socket: &Path, what: &str) -> Result<T, String> {
+    let socket = socket.display().to_string();
+    let args = ["node", what, "-o", "json", "--socket", socket.as_str()];
+    let out = margayctl_command(None, &[])
+        .args(args)
+        .output()
+        .map_err(|e| format!("running margayctl {}: {e}", args.join(" ")))?;
+    if !out.status.success() {
+        return Err(format!(
+            "margayctl {} ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "margayctl {} printed what is not its JSON ({e}): {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
