@@ -79,10 +79,27 @@ const MONITOR_AS: u32 = 65002;
 /// /24s per UPDATE: 4 octets each, 1000 fit a 4096-octet message with the attributes.
 const PER_UPDATE: usize = 1000;
 
-fn feed(n: usize) -> Vec<Update> {
-    let prefixes: Vec<Ipv4Prefix> = (0..n as u32)
-        .map(|i| Ipv4Prefix::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24).expect("/24"))
-        .collect();
+/// How the fed /24s lie in the address space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Consecutive, as bgperf feeds them.
+    Consecutive,
+    /// Every eighth /24: no two share a run of the RIB's tables (`bgp/src/rib/runs.rs`), the
+    /// worst case for their memory.
+    Spread,
+}
+
+impl Layout {
+    const SPACING_BITS: [u32; 2] = [8, 11];
+
+    fn prefix(self, i: u32) -> Ipv4Prefix {
+        let shift = Self::SPACING_BITS[self as usize];
+        Ipv4Prefix::new(Ipv4Addr::from((1u32 << 24) + (i << shift)), 24).expect("/24")
+    }
+}
+
+fn feed(n: usize, layout: Layout) -> Vec<Update> {
+    let prefixes: Vec<Ipv4Prefix> = (0..n as u32).map(|i| layout.prefix(i)).collect();
     prefixes
         .chunks(PER_UPDATE)
         .enumerate()
@@ -179,8 +196,8 @@ fn rss_bytes() -> usize {
 /// so that every RSS figure comes from a fresh process.
 const MEASURE_ONE: &str = "MARGAY_RIB_BENCH_MEASURE";
 
-fn measure(n: usize, with_monitor: bool) {
-    let updates = feed(n);
+fn measure(n: usize, with_monitor: bool, layout: Layout) {
+    let updates = feed(n, layout);
     let (heap0, rss0) = (counting::live_bytes(), rss_bytes());
     let (mut rib, feeder, monitor) = rib(with_monitor);
     let (start, cpu0) = (Instant::now(), cpu_seconds());
@@ -194,7 +211,7 @@ fn measure(n: usize, with_monitor: bool) {
         "Adj-RIB-In + Loc-RIB"
     };
     println!(
-        "rib memory n={n} [{what}]: heap {:.1} MB = {:.1} B/prefix, RSS delta {:.1} MB = {:.1} B/prefix, attribute sets {}, one run {:.3} s wall, {cpu:.2} s CPU",
+        "rib memory n={n} {layout:?} [{what}]: heap {:.1} MB = {:.1} B/prefix, RSS delta {:.1} MB = {:.1} B/prefix, attribute sets {}, one run {:.3} s wall, {cpu:.2} s CPU",
         heap as f64 / 1e6,
         heap as f64 / n as f64,
         rss as f64 / 1e6,
@@ -208,15 +225,19 @@ fn measure(n: usize, with_monitor: bool) {
 /// Runs every memory measurement in a child process of this binary.
 fn report_memory() {
     let exe = std::env::current_exe().expect("own path");
-    for n in [100_000usize, 1_000_000] {
+    for (n, layout) in [
+        (100_000usize, Layout::Consecutive),
+        (1_000_000, Layout::Consecutive),
+        (1_000_000, Layout::Spread),
+    ] {
         for with_monitor in [false, true] {
             let status = std::process::Command::new(&exe)
-                .env(MEASURE_ONE, format!("{n},{with_monitor}"))
+                .env(MEASURE_ONE, format!("{n},{with_monitor},{layout:?}"))
                 .status()
                 .expect("spawn the measurement");
             assert!(
                 status.success(),
-                "measurement n={n} monitor={with_monitor}: {status}"
+                "measurement n={n} monitor={with_monitor} {layout:?}: {status}"
             );
         }
     }
@@ -227,7 +248,7 @@ fn ingest(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     for n in [100_000, 1_000_000] {
-        let updates = feed(n);
+        let updates = feed(n, Layout::Consecutive);
         group.throughput(criterion::Throughput::Elements(n as u64));
         group.bench_function(format!("{n}_prefixes_to_loc_rib"), |b| {
             b.iter_batched(
@@ -257,8 +278,15 @@ criterion_group!(benches, ingest);
 
 fn main() {
     if let Ok(spec) = std::env::var(MEASURE_ONE) {
-        let (n, with_monitor) = spec.split_once(',').expect("N,MONITOR");
-        measure(n.parse().expect("N"), with_monitor == "true");
+        let mut fields = spec.split(',');
+        let mut field = || fields.next().expect("N,MONITOR,LAYOUT");
+        let (n, with_monitor) = (field().parse().expect("N"), field() == "true");
+        let layout = if field() == "Spread" {
+            Layout::Spread
+        } else {
+            Layout::Consecutive
+        };
+        measure(n, with_monitor, layout);
         return;
     }
     report_memory();

@@ -9,6 +9,7 @@ use margay_bench::bgperf::RunOptions;
 use margay_bench::bgperf::dut::Dut;
 use margay_bench::bgperf::route_reflector::{self, ReflectorShape};
 use margay_bench::bgperf::route_server::{self, Subject};
+use margay_bench::bgperf::updates::FeedOrder;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -21,6 +22,7 @@ fn runtime() -> tokio::runtime::Runtime {
 const OPTS: RunOptions = RunOptions {
     establish_timeout: Duration::from_secs(30),
     converge_timeout: Duration::from_secs(30),
+    feed_order: FeedOrder::Sorted,
 };
 
 #[test]
@@ -28,6 +30,17 @@ fn ceiling_delivers_every_prefix_and_costs_no_daemon() {
     let sample = route_server::run(&runtime(), Subject::Ceiling, 5_000, &OPTS)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(sample.cost.is_none(), "{sample:?}");
+    assert!(sample.convergence > Duration::ZERO, "{sample:?}");
+}
+
+#[test]
+fn a_shuffled_feed_delivers_every_prefix() {
+    let opts = RunOptions {
+        feed_order: FeedOrder::Shuffled,
+        ..OPTS
+    };
+    let sample = route_server::run(&runtime(), Subject::Daemon(Dut::Bird), 5_000, &opts)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(sample.convergence > Duration::ZERO, "{sample:?}");
 }
 

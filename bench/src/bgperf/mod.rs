@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub establish_timeout: Duration,
     /// From the first UPDATE to a complete tally.
     pub converge_timeout: Duration,
+    /// The route-server feeder's announcement order (route-reflector clients send their few
+    /// prefixes in order).
+    pub feed_order: updates::FeedOrder,
 }
 
 /// Why a run produced no sample.

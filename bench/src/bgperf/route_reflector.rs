@@ -33,7 +33,7 @@ use tokio::task::JoinSet;
 use super::dut::{Dut, DutSetup, Neighbor, Role, RunningDut};
 use super::prefixes::{PrefixBlock, PrefixTally};
 use super::speaker::{self, Connector, Milestone, Monitor, SpeakerConfig, connect_and_establish};
-use super::updates::{EncodedUpdates, RouteAttributes, encode_updates};
+use super::updates::{EncodedUpdates, FeedOrder, RouteAttributes, encode_updates};
 use super::{Cost, RunError, RunOptions, prefix_block, sample, tooling_cpu};
 
 const DUT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
@@ -178,7 +178,12 @@ async fn measure(
         .map(|c| {
             let attributes = RouteAttributes::internal(client_addr(c));
             let session = sessions[c as usize + 1].session();
-            encode_updates(&own_block(&block, shape, c), &attributes, session.ctx())
+            encode_updates(
+                &own_block(&block, shape, c),
+                &attributes,
+                session.ctx(),
+                FeedOrder::Sorted,
+            )
         })
         .collect::<Result<_, _>>()
         .map_err(speaker::SpeakerError::from)?;

@@ -187,7 +187,7 @@ async fn measure(
     opts: &RunOptions,
 ) -> Result<RouteServerSample, RunError> {
     let attributes = RouteAttributes::external(FEEDER_AS, FEEDER_ADDR);
-    let updates = encode_updates(block, &attributes, feeder.session().ctx())
+    let updates = encode_updates(block, &attributes, feeder.session().ctx(), opts.feed_order)
         .map_err(speaker::SpeakerError::from)?;
     if daemon.is_some() {
         settle(&mut monitor, opts).await?;

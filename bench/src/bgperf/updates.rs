@@ -71,13 +71,32 @@ pub struct EncodedUpdates {
     pub octets: usize,
 }
 
-/// Encodes announcements of every prefix of `block` with `attributes`, packed as densely as
-/// the session's maximum message length allows.
+/// The order in which the feeder announces its prefixes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FeedOrder {
+    /// In address order, as speakers that walk a trie send a table (FRR, GoBGP, routers).
+    #[default]
+    Sorted,
+    /// A fixed pseudo-random permutation, as a speaker sends a table kept in a hash
+    /// table (BIRD).
+    Shuffled,
+}
+
+/// Seed of the shuffled order (the same permutation in every run).
+const SHUFFLE_SEED: u64 = 0x6267_7065_7266;
+
+/// Encodes announcements of every prefix of `block` with `attributes`, in `order`, packed as
+/// densely as the session's maximum message length allows.
 pub fn encode_updates(
     block: &PrefixBlock,
     attributes: &RouteAttributes,
     ctx: &SessionContext,
+    order: FeedOrder,
 ) -> Result<EncodedUpdates, EncodeError> {
+    let mut prefixes: Vec<_> = block.iter().collect();
+    if order == FeedOrder::Shuffled {
+        fastrand::Rng::with_seed(SHUFFLE_SEED).shuffle(&mut prefixes);
+    }
     let template = Update {
         withdrawn: Vec::new(),
         attributes: attributes.path_attributes(),
@@ -88,16 +107,17 @@ pub fn encode_updates(
     let mut chunks = Vec::new();
     let mut chunk = BytesMut::with_capacity(CHUNK_OCTETS + ctx.max_message_len());
     let (mut messages, mut octets) = (0, 0);
-    let mut next = 0;
-    while next < block.len() {
-        let count = (block.len() - next).min(per_message as u32);
+    for message_prefixes in prefixes.chunks(per_message) {
         let mut update = template.clone();
-        update.nlri = block.slice(next, count).iter().map(Ipv4Nlri::new).collect();
+        update.nlri = message_prefixes
+            .iter()
+            .copied()
+            .map(Ipv4Nlri::new)
+            .collect();
         let before = chunk.len();
         Message::Update(update).encode(ctx, &mut chunk)?;
         octets += chunk.len() - before;
         messages += 1;
-        next += count;
         if chunk.len() >= CHUNK_OCTETS {
             chunks.push(chunk.split().freeze());
         }
@@ -146,7 +166,7 @@ mod tests {
     fn every_prefix_is_announced_once_in_full_messages() {
         let block = PrefixBlock::new("32.0.0.0".parse().unwrap(), 5000).unwrap();
         let attrs = RouteAttributes::external(65001, "10.0.0.1".parse().unwrap());
-        let encoded = encode_updates(&block, &attrs, &ctx()).unwrap();
+        let encoded = encode_updates(&block, &attrs, &ctx(), FeedOrder::Sorted).unwrap();
         let updates = decode_all(&encoded);
         assert_eq!(updates.len(), encoded.messages);
         let sent: Vec<_> = updates
@@ -170,7 +190,8 @@ mod tests {
     fn internal_routes_carry_local_pref_and_an_empty_path() {
         let block = PrefixBlock::new("32.0.0.0".parse().unwrap(), 4).unwrap();
         let attrs = RouteAttributes::internal("10.1.1.1".parse().unwrap());
-        let updates = decode_all(&encode_updates(&block, &attrs, &ctx()).unwrap());
+        let updates =
+            decode_all(&encode_updates(&block, &attrs, &ctx(), FeedOrder::Sorted).unwrap());
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].attribute(5), Some(&Attribute::LocalPref(100)));
         assert_eq!(updates[0].as_path(), Some(&AsPath::default()));
@@ -180,12 +201,36 @@ mod tests {
     fn chunks_hold_whole_messages() {
         let block = PrefixBlock::new("32.0.0.0".parse().unwrap(), 100_000).unwrap();
         let attrs = RouteAttributes::external(65001, "10.0.0.1".parse().unwrap());
-        let encoded = encode_updates(&block, &attrs, &ctx()).unwrap();
+        let encoded = encode_updates(&block, &attrs, &ctx(), FeedOrder::Sorted).unwrap();
         assert!(encoded.chunks.len() > 1);
         for chunk in &encoded.chunks {
             let mut buf = BytesMut::from(&chunk[..]);
             while decode_from(&mut buf, &ctx()).unwrap().is_some() {}
             assert!(buf.is_empty(), "a chunk ends inside a message");
         }
+    }
+
+    #[test]
+    fn shuffled_order_announces_the_same_prefixes_in_another_order() {
+        let block = PrefixBlock::new("32.0.0.0".parse().unwrap(), 5000).unwrap();
+        let attrs = RouteAttributes::external(65001, "10.0.0.1".parse().unwrap());
+        let sent = |order| {
+            let encoded = encode_updates(&block, &attrs, &ctx(), order).unwrap();
+            decode_all(&encoded)
+                .iter()
+                .flat_map(|u| u.nlri.iter().map(|n| n.prefix))
+                .collect::<Vec<_>>()
+        };
+        let shuffled = sent(FeedOrder::Shuffled);
+        assert_eq!(
+            shuffled,
+            sent(FeedOrder::Shuffled),
+            "the same permutation each time"
+        );
+        let sorted = sent(FeedOrder::Sorted);
+        assert_ne!(shuffled, sorted);
+        let mut resorted = shuffled;
+        resorted.sort();
+        assert_eq!(resorted, sorted);
     }
 }

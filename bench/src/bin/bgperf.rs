@@ -15,6 +15,7 @@ use margay_bench::bgperf::report::{
 };
 use margay_bench::bgperf::route_reflector::{self, ReflectorShape};
 use margay_bench::bgperf::route_server::{self, Subject};
+use margay_bench::bgperf::updates::FeedOrder;
 use margay_bench::bgperf::{RunError, RunOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -71,6 +72,9 @@ struct Args {
     /// Cells to leave out, e.g. `gobgp:1000000` or `frr:rr` (repeatable, comma-separated).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<Skip>,
+    /// Order of the route-server feeder's announcements.
+    #[arg(long, value_enum, default_value_t = FeedOrder::Sorted)]
+    feed_order: FeedOrder,
     /// Leave out the feeder → monitor ceiling.
     #[arg(long)]
     no_ceiling: bool,
@@ -144,6 +148,7 @@ fn main() -> anyhow::Result<()> {
     let opts = RunOptions {
         establish_timeout: Duration::from_secs(args.establish_timeout),
         converge_timeout: Duration::from_secs(args.timeout),
+        feed_order: args.feed_order,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -213,8 +218,9 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "bgperf, {} run(s) per cell, {}; machine: {}\n",
+        "bgperf, {} run(s) per cell, route-server feed {:?}, {}; machine: {}\n",
         args.runs,
+        args.feed_order,
         std::process::Command::new("date")
             .arg("-u")
             .arg("+%F %R UTC")
