@@ -4,16 +4,16 @@
 //!
 //! Memory, the point of this file: a peer that is sent a full table holds one entry per
 //! prefix. With the attribute `Arc` in each entry an IPv4 entry is 16 octets (8-aligned); with
-//! the handle it is the prefix's 5 octets plus 4, 1-aligned: 9 octets (plus the hash table's
-//! control octet and free slots).
+//! the handle it is an optional 4-octet handle, 5 octets 1-aligned, in a slot shared by eight
+//! neighbouring prefixes (`runs.rs`): 45 octets for a full run, under 6 per prefix (plus the
+//! hash table's control octet and free slots).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry as Slot;
 use std::sync::Arc;
 
 use super::attrs::RouteAttrs;
 use super::hasher::PrefixHashBuilder;
-use super::sharded::ShardedMap;
+use super::runs::{RunKey, RunMap, Slot};
 
 /// Index into [`SentSets`], stored as octets so that an entry stays 1-aligned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,17 +101,20 @@ impl SentSets {
     }
 }
 
+/// Neighbouring prefixes per slot of an Adj-RIB-Out table (see `runs.rs`).
+const ADJ_RIB_OUT_RUN: usize = 8;
+
 /// What a peer was last sent, per prefix.
 #[derive(Debug)]
 pub(crate) struct AdjRibOut<P> {
-    routes: ShardedMap<P, Handle>,
+    routes: RunMap<P, Handle, ADJ_RIB_OUT_RUN>,
     sets: SentSets,
 }
 
-impl<P: std::hash::Hash + Eq + Copy> AdjRibOut<P> {
+impl<P: RunKey> AdjRibOut<P> {
     pub fn new() -> Self {
         AdjRibOut {
-            routes: ShardedMap::default(),
+            routes: RunMap::default(),
             sets: SentSets::default(),
         }
     }
@@ -159,7 +162,7 @@ impl<P: std::hash::Hash + Eq + Copy> AdjRibOut<P> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (P, &Arc<RouteAttrs>)> {
-        self.routes.iter().map(|(p, h)| (*p, self.sets.get(*h)))
+        self.routes.iter().map(|(p, h)| (p, self.sets.get(*h)))
     }
 }
 
@@ -180,8 +183,10 @@ mod tests {
     }
 
     #[test]
-    fn an_ipv4_entry_is_nine_octets() {
-        assert_eq!(std::mem::size_of::<(Ipv4Prefix, Handle)>(), 9);
+    fn a_slot_of_eight_ipv4_prefixes_is_45_octets() {
+        // The run's key and eight optional handles (see runs.rs), 1-aligned.
+        let slot = std::mem::size_of::<(Ipv4Prefix, [Option<Handle>; ADJ_RIB_OUT_RUN])>();
+        assert_eq!((slot, ADJ_RIB_OUT_RUN), (45, 8));
     }
 
     #[test]

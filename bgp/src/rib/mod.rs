@@ -41,6 +41,7 @@ mod pack;
 mod peer;
 mod prefix;
 mod restart;
+mod runs;
 mod sharded;
 mod table;
 

@@ -14,6 +14,7 @@ use crate::wire::{
 };
 
 use super::attrs::insert_ordered;
+use super::runs::RunKey;
 
 /// An IPv4 or IPv6 unicast prefix.
 #[derive(
@@ -120,7 +121,7 @@ const NEXT_HOP_ATTRIBUTE: usize = 3 + 4;
 
 /// A prefix type the RIB stores: one per address family.
 pub trait RibPrefix:
-    WirePrefix + Hash + Ord + fmt::Display + Send + Sync + Into<Prefix> + 'static
+    WirePrefix + RunKey + Hash + Ord + fmt::Display + Send + Sync + Into<Prefix> + 'static
 {
     const FAMILY: AfiSafi;
 

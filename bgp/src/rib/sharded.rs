@@ -100,19 +100,17 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.shards.iter().map(HashMap::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(HashMap::is_empty)
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
         self.shards[self.shard_of(key)].get(key)
     }
 
-    pub fn remove(&mut self, key: &K) -> Option<V> {
+    #[cfg(test)]
+    fn remove(&mut self, key: &K) -> Option<V> {
         let shard = self.shard_of(key);
         self.shards[shard].remove(key)
     }

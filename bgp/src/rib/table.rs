@@ -18,9 +18,12 @@ use super::decision::Ranking;
 use super::hasher::PrefixHashBuilder;
 use super::peer::PeerId;
 use super::prefix::RibPrefix;
-use super::sharded::ShardedMap;
+use super::runs::{RunMap, Slot};
 
 pub(crate) type PrefixSet<P> = HashSet<P, PrefixHashBuilder>;
+
+/// Neighbouring prefixes per slot of the Loc-RIB table (see `runs.rs`).
+const LOC_RIB_RUN: usize = 4;
 
 /// One peer's route to a prefix: its Adj-RIB-In entry (`received`, as the peer sent it) and
 /// its Loc-RIB candidate (`usable`: after loop checks and import policy; `None` when
@@ -247,7 +250,7 @@ impl<P: RibPrefix> ExportState<P> {
 #[derive(Debug)]
 pub(crate) struct FamilyTable<P> {
     /// Adj-RIBs-In and Loc-RIB: every route per prefix (see [`Entry`]).
-    pub entries: ShardedMap<P, Entry>,
+    pub entries: RunMap<P, Entry, LOC_RIB_RUN>,
     /// Adj-RIB-In size per peer index (index 0: locally originated routes).
     received: Vec<usize>,
     /// Prefixes with at least one usable route: the Loc-RIB size.
@@ -264,7 +267,7 @@ pub(crate) struct FamilyTable<P> {
 impl<P: RibPrefix> FamilyTable<P> {
     pub fn new() -> Self {
         FamilyTable {
-            entries: ShardedMap::default(),
+            entries: RunMap::default(),
             received: vec![0],
             usable_prefixes: 0,
             exports: vec![ExportState::new()],
@@ -338,7 +341,6 @@ impl<P: RibPrefix> FamilyTable<P> {
         rank: Ranker<'_>,
         keep_same: bool,
     ) -> Option<bool> {
-        use std::collections::hash_map::Entry as Slot;
         let ptr = |a: Option<&Arc<RouteAttrs>>| a.map(Arc::as_ptr);
         let present = route.is_some();
         let new_usable = ptr(route.and_then(|(_, u)| u));
@@ -448,7 +450,7 @@ impl<P: RibPrefix> FamilyTable<P> {
         }
         self.entries
             .iter()
-            .filter_map(|(p, e)| Some((*p, Arc::clone(e.received(peer)?))))
+            .filter_map(|(p, e)| Some((p, Arc::clone(e.received(peer)?))))
             .collect()
     }
 
@@ -471,7 +473,7 @@ impl<P: RibPrefix> FamilyTable<P> {
             self.entries
                 .iter()
                 .filter(|(_, e)| e.received(peer).is_some())
-                .map(|(p, _)| *p),
+                .map(|(p, _)| p),
         );
     }
 
@@ -515,7 +517,7 @@ impl<P: RibPrefix> FamilyTable<P> {
             .entries
             .iter()
             .filter(|(_, e)| e.best().is_some())
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .collect();
         state.cursor = end;
         state.active = true;

@@ -38,6 +38,18 @@ macro_rules! prefix_type {
                 Ok(Self::masked(<$int>::from(addr), len))
             }
 
+            /// The prefix of `len` bits starting with `bits` (host bits cleared).
+            #[inline(always)]
+            pub(crate) fn from_bits(bits: $int, len: u8) -> Self {
+                Self::masked(bits, len.min(Self::MAX_LEN))
+            }
+
+            /// The address as an integer.
+            #[inline(always)]
+            pub(crate) fn bits(&self) -> $int {
+                <$int>::from(self.addr)
+            }
+
             #[inline(always)]
             fn masked(bits: $int, len: u8) -> Self {
                 let mask = if len == 0 { 0 } else { <$int>::MAX << ($bits - u32::from(len)) };
