@@ -4,9 +4,8 @@
 //!
 //! Memory, the point of this file: a peer that is sent a full table holds one entry per
 //! prefix. With the attribute `Arc` in each entry an IPv4 entry is 16 octets (8-aligned); with
-//! the handle it is an optional 4-octet handle, 5 octets 1-aligned, in a slot shared by eight
-//! neighbouring prefixes (`runs.rs`): 45 octets for a full run, under 6 per prefix (plus the
-//! hash table's control octet and free slots).
+//! the handle it is the prefix's 5 octets plus 4, 1-aligned: 9 octets (plus the hash table's
+//! control octet and free slots).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,13 +100,10 @@ impl SentSets {
     }
 }
 
-/// Neighbouring prefixes per slot of an Adj-RIB-Out table (see `runs.rs`).
-const ADJ_RIB_OUT_RUN: usize = 8;
-
 /// What a peer was last sent, per prefix.
 #[derive(Debug)]
 pub(crate) struct AdjRibOut<P> {
-    routes: RunMap<P, Handle, ADJ_RIB_OUT_RUN>,
+    routes: RunMap<P, Handle>,
     sets: SentSets,
 }
 
@@ -183,10 +179,8 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_of_eight_ipv4_prefixes_is_45_octets() {
-        // The run's key and eight optional handles (see runs.rs), 1-aligned.
-        let slot = std::mem::size_of::<(Ipv4Prefix, [Option<Handle>; ADJ_RIB_OUT_RUN])>();
-        assert_eq!((slot, ADJ_RIB_OUT_RUN), (45, 8));
+    fn an_ipv4_entry_is_nine_octets() {
+        assert_eq!(std::mem::size_of::<(Ipv4Prefix, Handle)>(), 9);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `attrs.rs`, `intern.rs` | normalised route attributes, hash-consed (one `Arc` per distinct set) |
-//! | `prefix.rs`, `hasher.rs`, `sharded.rs` | per-family glue, the prefix-table hasher, the sharded prefix map |
+//! | `prefix.rs`, `hasher.rs`, `runs.rs` | per-family glue, the keyed hasher, the prefix tables (neighbours in neighbouring buckets, sharded) |
 //! | `table.rs` | Adj-RIB-In / Loc-RIB storage, per-peer export state and the change log |
 //! | `adj_out.rs` | one peer's Adj-RIB-Out: prefix → handle of the attribute set sent |
 //! | `decision.rs` | RFC 4271 §9.1.2 ranking and the multipath set |
@@ -42,7 +42,6 @@ mod peer;
 mod prefix;
 mod restart;
 mod runs;
-mod sharded;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -1,27 +1,43 @@
-//! The per-prefix tables (Loc-RIB with the Adj-RIBs-In, each Adj-RIB-Out): a hash map from
-//! prefixes that keeps neighbouring prefixes together in memory.
+//! The per-prefix tables (Loc-RIB with the Adj-RIBs-In, each Adj-RIB-Out): hash tables whose
+//! hash keeps neighbouring prefixes in neighbouring buckets.
 //!
-//! Speakers send their tables in prefix order (FRR, GoBGP and routers walk a trie), and a full
-//! table is mostly runs of consecutive prefixes of one length. In a hash table keyed by the
-//! prefix each route lands in a slot of its own, anywhere: at a million prefixes the tables
-//! are larger than the cache, so the insert of a received route, the read of it for export
-//! and the insert into the peer's Adj-RIB-Out each wait for memory. Here a few consecutive
-//! prefixes of one length (`LEN`: four /24s of a /22 in the Loc-RIB, eight in an Adj-RIB-Out)
-//! form a *run* that shares one slot of a hash table keyed by the run, the members inline in
-//! the slot. A table received in order touches a new slot once per run; in any order a member
-//! is still one slot away, as in a plain map. Longer runs or members kept outside the slot
-//! (tried: sixteen per run in a vector) are faster in order but slower out of order, where the
-//! larger slot or the second access costs more than the locality gains. Measured in
-//! docs/bgp-rib.md.
+//! Speakers send their tables in prefix order (FRR, GoBGP and routers walk a trie), a node's
+//! Pod blocks are consecutive, and a full table is largely runs of consecutive prefixes of one
+//! length. With a hash that scatters every prefix, each route lands in a bucket of its own,
+//! anywhere: at a million prefixes the tables are larger than the cache, and the insert of a
+//! received route, the read of it for export and the insert into the peer's Adj-RIB-Out each
+//! wait for memory. Here a prefix's hash is the keyed hash of its *run* — the prefix with the
+//! four bits above its length's last bit cleared, sixteen neighbours of one length (for /24s,
+//! the /24s of one /20) — with the low four bits replaced by its position in the run. The
+//! buckets of a run are consecutive, so a table received in order fills each bucket group and
+//! cache line in turn. Runs still land anywhere (the keyed hash of the run), so nothing here
+//! is predictable to a peer, and a prefix alone in its run costs what it did before: one
+//! bucket. Measured in docs/bgp-rib.md.
 //!
-//! The price is paid by a prefix alone in its run: the slot has room for its absent
-//! neighbours (an IPv4 Loc-RIB slot is 72 octets where a plain entry was 24).
+//! A hash table grows by moving everything into one twice the size; at a million prefixes
+//! both copies live at once (what a peak-RSS figure sees) and the insert that triggers it
+//! waits for the whole move. So a table past [`SPLIT_AT`] entries is split into [`SHARDS`]
+//! tables picked by bits of the run's hash, and each grows on its own; small tables (most
+//! peers' Adj-RIB-Out in a mesh) stay one table.
 
-use std::collections::hash_map::{Entry as RunSlot, OccupiedEntry};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
-use super::sharded::ShardedMap;
+use hashbrown::hash_table::{Entry, HashTable, OccupiedEntry, VacantEntry};
+
+use super::hasher::PrefixHashBuilder;
 use crate::wire::{Ipv4Prefix, Ipv6Prefix};
+
+/// Neighbours per run: consecutive buckets from the run's hash.
+const RUN_LEN: usize = 16;
+/// hashbrown's tag: the top 7 bits of a hash.
+const TAG_BITS: u64 = 0x7f << 57;
+/// Shards of a split table (a power of two).
+const SHARDS: usize = 64;
+/// Entries at which a single table is split.
+const SPLIT_AT: usize = 16 * 1024;
+/// The hash bits that pick the shard: above any table's bucket index, below hashbrown's
+/// 7-bit tag (bits 57–63).
+const SHARD_SHIFT: u32 = 51;
 
 /// A key that belongs to runs of neighbours (public only as a bound of
 /// [`super::RibPrefix`]; this module is private).
@@ -30,8 +46,6 @@ pub trait RunKey: Copy + Hash + Eq {
     /// the bits that count a run's members, just above its length's last bit, cleared) and
     /// the position in it (those bits).
     fn split(self, run_len: usize) -> (Self, u8);
-    /// The member of run `run` at `position`; `join(split(k, n)) == k`.
-    fn join(run: Self, position: u8) -> Self;
 }
 
 macro_rules! run_key {
@@ -50,16 +64,6 @@ macro_rules! run_key {
                 let run = bits & !(<$int>::from(mask) << shift);
                 (<$prefix>::from_bits(run, len), position)
             }
-
-            #[inline]
-            fn join(run: Self, position: u8) -> Self {
-                let len = run.prefix_len();
-                if len == 0 {
-                    return run;
-                }
-                let shift = u32::from(<$prefix>::MAX_LEN - len);
-                <$prefix>::from_bits(run.bits() | (<$int>::from(position) << shift), len)
-            }
         }
     };
 }
@@ -67,46 +71,43 @@ macro_rules! run_key {
 run_key!(Ipv4Prefix, u32);
 run_key!(Ipv6Prefix, u128);
 
-/// The members of one run, in position order, held in the run's table slot.
-#[derive(Debug)]
-struct Run<V, const LEN: usize> {
-    members: [Option<V>; LEN],
+/// The hash of a key: its run's keyed hash, the low bits its position in the run.
+#[derive(Debug, Clone, Default)]
+struct RunHasher {
+    keyed: PrefixHashBuilder,
 }
 
-impl<V, const LEN: usize> Run<V, LEN> {
-    fn member(&self, position: u8) -> Option<&V> {
-        self.members[usize::from(position)].as_ref()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.members.iter().all(Option::is_none)
+impl RunHasher {
+    #[inline]
+    fn hash<K: RunKey>(&self, key: &K) -> u64 {
+        let (run, position) = key.split(RUN_LEN);
+        let position = u64::from(position);
+        // hashbrown keeps the top 7 bits as the bucket's tag: vary them with the position,
+        // so that a run's members do not all match each other's tag.
+        let tag = position.wrapping_mul(0x9e37_79b9_7f4a_7c15) & TAG_BITS;
+        self.keyed.hash_one(run).wrapping_add(position) ^ tag
     }
 }
 
-/// See the module documentation; `LEN` prefixes per run (a power of two up to 256).
+/// See the module documentation.
 #[derive(Debug)]
-pub(crate) struct RunMap<K, V, const LEN: usize> {
-    runs: ShardedMap<K, Run<V, LEN>>,
+pub(crate) struct RunMap<K, V> {
+    shards: Vec<HashTable<(K, V)>>,
+    hasher: RunHasher,
     len: usize,
 }
 
-impl<K: RunKey, V, const LEN: usize> Default for RunMap<K, V, LEN> {
+impl<K: RunKey, V> Default for RunMap<K, V> {
     fn default() -> Self {
         RunMap {
-            runs: ShardedMap::default(),
+            shards: vec![HashTable::new()],
+            hasher: RunHasher::default(),
             len: 0,
         }
     }
 }
 
-impl<K: RunKey, V, const LEN: usize> RunMap<K, V, LEN> {
-    const POWER_OF_TWO: () = assert!(LEN.is_power_of_two() && LEN <= 256);
-
-    fn split(key: K) -> (K, u8) {
-        let () = Self::POWER_OF_TWO;
-        key.split(LEN)
-    }
-
+impl<K: RunKey, V> RunMap<K, V> {
     pub fn len(&self) -> usize {
         self.len
     }
@@ -115,9 +116,15 @@ impl<K: RunKey, V, const LEN: usize> RunMap<K, V, LEN> {
         self.len == 0
     }
 
+    fn shard_of(&self, hash: u64) -> usize {
+        (hash >> SHARD_SHIFT) as usize & (self.shards.len() - 1)
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
-        let (run, position) = Self::split(*key);
-        self.runs.get(&run)?.member(position)
+        let hash = self.hasher.hash(key);
+        self.shards[self.shard_of(hash)]
+            .find(hash, |(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
@@ -128,53 +135,64 @@ impl<K: RunKey, V, const LEN: usize> RunMap<K, V, LEN> {
     }
 
     /// The slot of `key`, as `std::collections::hash_map::Entry`.
-    pub fn entry(&mut self, key: K) -> Slot<'_, K, V, LEN> {
-        let (run, position) = Self::split(key);
-        let RunMap { runs, len } = self;
-        match runs.entry(run) {
-            RunSlot::Occupied(run) if run.get().member(position).is_some() => {
-                Slot::Occupied(OccupiedSlot { run, position, len })
-            }
-            run => Slot::Vacant(VacantSlot { run, position, len }),
+    pub fn entry(&mut self, key: K) -> Slot<'_, K, V> {
+        if self.shards.len() == 1 && self.len >= SPLIT_AT {
+            self.split();
+        }
+        let hash = self.hasher.hash(&key);
+        let shard = self.shard_of(hash);
+        let RunMap {
+            shards,
+            hasher,
+            len,
+        } = self;
+        match shards[shard].entry(hash, |(k, _)| *k == key, |(k, _)| hasher.hash(k)) {
+            Entry::Occupied(entry) => Slot::Occupied(OccupiedSlot { entry, len }),
+            Entry::Vacant(entry) => Slot::Vacant(VacantSlot { entry, key, len }),
         }
     }
 
     /// Every key and value, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
-        self.runs.iter().flat_map(|(&key, run)| {
-            (0..)
-                .zip(&run.members)
-                .filter_map(move |(position, member)| {
-                    Some((K::join(key, position), member.as_ref()?))
-                })
-        })
+        self.shards
+            .iter()
+            .flat_map(|shard| shard.iter().map(|(k, v)| (*k, v)))
+    }
+
+    fn split(&mut self) {
+        let single = std::mem::take(&mut self.shards);
+        let per_shard = SPLIT_AT / SHARDS * 2;
+        self.shards = (0..SHARDS)
+            .map(|_| HashTable::with_capacity(per_shard))
+            .collect();
+        for (key, value) in single.into_iter().flatten() {
+            let hash = self.hasher.hash(&key);
+            let shard = self.shard_of(hash);
+            let hasher = &self.hasher;
+            self.shards[shard].insert_unique(hash, (key, value), |(k, _)| hasher.hash(k));
+        }
     }
 }
 
 /// A key's place in a [`RunMap`].
-pub(crate) enum Slot<'a, K, V, const LEN: usize> {
-    Occupied(OccupiedSlot<'a, K, V, LEN>),
-    Vacant(VacantSlot<'a, K, V, LEN>),
+pub(crate) enum Slot<'a, K, V> {
+    Occupied(OccupiedSlot<'a, K, V>),
+    Vacant(VacantSlot<'a, K, V>),
 }
 
 /// A key present in the map.
-pub(crate) struct OccupiedSlot<'a, K, V, const LEN: usize> {
-    run: OccupiedEntry<'a, K, Run<V, LEN>>,
-    position: u8,
+pub(crate) struct OccupiedSlot<'a, K, V> {
+    entry: OccupiedEntry<'a, (K, V)>,
     len: &'a mut usize,
 }
 
-const OCCUPIED: &str = "an occupied slot holds a value";
-
-impl<K, V, const LEN: usize> OccupiedSlot<'_, K, V, LEN> {
+impl<K, V> OccupiedSlot<'_, K, V> {
     pub fn get(&self) -> &V {
-        self.run.get().member(self.position).expect(OCCUPIED)
+        &self.entry.get().1
     }
 
     pub fn get_mut(&mut self) -> &mut V {
-        self.run.get_mut().members[usize::from(self.position)]
-            .as_mut()
-            .expect(OCCUPIED)
+        &mut self.entry.get_mut().1
     }
 
     /// Replaces the value, returning the old one.
@@ -182,35 +200,24 @@ impl<K, V, const LEN: usize> OccupiedSlot<'_, K, V, LEN> {
         std::mem::replace(self.get_mut(), value)
     }
 
-    pub fn remove(mut self) -> V {
+    pub fn remove(self) -> V {
         *self.len -= 1;
-        let value = self.run.get_mut().members[usize::from(self.position)]
-            .take()
-            .expect(OCCUPIED);
-        if self.run.get().is_empty() {
-            self.run.remove();
-        }
+        let ((_, value), _) = self.entry.remove();
         value
     }
 }
 
 /// A key absent from the map.
-pub(crate) struct VacantSlot<'a, K, V, const LEN: usize> {
-    run: RunSlot<'a, K, Run<V, LEN>>,
-    position: u8,
+pub(crate) struct VacantSlot<'a, K, V> {
+    entry: VacantEntry<'a, (K, V)>,
+    key: K,
     len: &'a mut usize,
 }
 
-impl<'a, K, V, const LEN: usize> VacantSlot<'a, K, V, LEN> {
+impl<'a, K, V> VacantSlot<'a, K, V> {
     pub fn insert(self, value: V) -> &'a mut V {
         *self.len += 1;
-        let run = match self.run {
-            RunSlot::Vacant(slot) => slot.insert(Run {
-                members: std::array::from_fn(|_| None),
-            }),
-            RunSlot::Occupied(slot) => slot.into_mut(),
-        };
-        run.members[usize::from(self.position)].insert(value)
+        &mut self.entry.insert((self.key, value)).into_mut().1
     }
 }
 
@@ -220,6 +227,38 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
     use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn neighbours_hash_to_neighbouring_buckets() {
+        let hasher = RunHasher::default();
+        let p =
+            |i: u32| Ipv4Prefix::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).expect("valid");
+        let bucket = |h: u64| h & !TAG_BITS;
+        let first = hasher.hash(&p(16));
+        let mut tags = std::collections::HashSet::new();
+        for i in 0..16 {
+            let h = hasher.hash(&p(16 + i));
+            assert_eq!(
+                bucket(h),
+                bucket(first + u64::from(i)),
+                "/24 number {i} of the /20"
+            );
+            tags.insert(h & TAG_BITS);
+        }
+        assert!(
+            tags.len() > 12,
+            "members' tags vary: {} distinct of 16",
+            tags.len()
+        );
+        let runs: std::collections::HashSet<u64> = (0..4096)
+            .map(|r| bucket(hasher.hash(&p(r * 16))) >> 8)
+            .collect();
+        assert!(
+            runs.len() > 4000,
+            "runs land apart: {} distinct of 4096",
+            runs.len()
+        );
+    }
 
     #[test]
     fn consecutive_prefixes_of_one_length_share_a_run() {
@@ -240,23 +279,31 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         #[test]
-        fn split_then_join_is_identity(bits in any::<u32>(), len in 0u8..=32, bits6 in any::<u128>(), len6 in 0u8..=128, run_bits in 0u32..=8) {
+        fn a_key_is_its_run_and_position(bits in any::<u32>(), len in 0u8..=32, bits6 in any::<u128>(), len6 in 0u8..=128, run_bits in 0u32..=8) {
             let run_len = 1usize << run_bits;
             let p = Ipv4Prefix::new(Ipv4Addr::from(bits), len).expect("valid");
             let (run, position) = p.split(run_len);
             prop_assert!(usize::from(position) < run_len);
-            prop_assert_eq!(Ipv4Prefix::join(run, position), p);
             prop_assert_eq!(run.split(run_len), (run, 0));
+            let shift = 32 - u32::from(len);
+            let joined = if len == 0 { run } else {
+                Ipv4Prefix::from_bits(run.bits() | (u32::from(position) << shift), len)
+            };
+            prop_assert_eq!(joined, p);
             let q = Ipv6Prefix::new(Ipv6Addr::from(bits6), len6).expect("valid");
             let (run, position) = q.split(run_len);
-            prop_assert_eq!(Ipv6Prefix::join(run, position), q);
+            let shift = 128 - u32::from(len6);
+            let joined = if len6 == 0 { run } else {
+                Ipv6Prefix::from_bits(run.bits() | (u128::from(position) << shift), len6)
+            };
+            prop_assert_eq!(joined, q);
         }
 
         /// Inserts, replacements and removals over a small address space (so runs fill and
         /// empty) agree with a `BTreeMap`.
         #[test]
         fn behaves_as_a_map(ops in prop::collection::vec((any::<bool>(), 0u32..4096, 20u8..=24, any::<u16>()), 1..5000)) {
-            let mut runs = RunMap::<_, _, 8>::default();
+            let mut runs = RunMap::default();
             let mut plain = BTreeMap::new();
             for (insert, n, len, value) in ops {
                 let key = Ipv4Prefix::new(Ipv4Addr::from(0x0a00_0000 + (n << 8)), len).expect("valid");
@@ -290,7 +337,7 @@ mod tests {
             let scattered = i.wrapping_mul(0x9e37_79b1) & (n - 1);
             Ipv4Prefix::new(Ipv4Addr::from(scattered << 8), 24).expect("valid")
         };
-        let mut runs = RunMap::<_, _, 4>::default();
+        let mut runs = RunMap::default();
         for i in 0..n {
             if let Slot::Vacant(slot) = runs.entry(key(i)) {
                 slot.insert(i);

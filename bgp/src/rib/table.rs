@@ -22,9 +22,6 @@ use super::runs::{RunMap, Slot};
 
 pub(crate) type PrefixSet<P> = HashSet<P, PrefixHashBuilder>;
 
-/// Neighbouring prefixes per slot of the Loc-RIB table (see `runs.rs`).
-const LOC_RIB_RUN: usize = 4;
-
 /// One peer's route to a prefix: its Adj-RIB-In entry (`received`, as the peer sent it) and
 /// its Loc-RIB candidate (`usable`: after loop checks and import policy; `None` when
 /// refused).
@@ -250,7 +247,7 @@ impl<P: RibPrefix> ExportState<P> {
 #[derive(Debug)]
 pub(crate) struct FamilyTable<P> {
     /// Adj-RIBs-In and Loc-RIB: every route per prefix (see [`Entry`]).
-    pub entries: RunMap<P, Entry, LOC_RIB_RUN>,
+    pub entries: RunMap<P, Entry>,
     /// Adj-RIB-In size per peer index (index 0: locally originated routes).
     received: Vec<usize>,
     /// Prefixes with at least one usable route: the Loc-RIB size.
