@@ -18,7 +18,7 @@ use super::intern::AttrTable;
 use super::peer::{Peer, PeerId};
 use super::prefix::{Prefix, RibPrefix};
 use super::table::FamilyTable;
-use super::{Env, Rib, RibError};
+use super::{Env, Parts, Rib, RibError};
 
 /// What one UPDATE did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -136,14 +136,12 @@ impl Rib {
             }
         }
 
-        let Rib {
-            config,
-            peers,
+        let Parts {
+            env,
             interned,
             v4: table4,
             v6: table6,
-        } = self;
-        let env = Env { config, peers };
+        } = self.parts();
         apply_family(table4, &env, interned, id, v4, base.as_ref(), &mut report);
         apply_family(table6, &env, interned, id, v6, base.as_ref(), &mut report);
         self.check_max_prefix(id, &mut report);
@@ -179,14 +177,12 @@ impl Rib {
 
     /// Re-runs import policy over `id`'s Adj-RIB-In (soft reconfiguration inbound).
     pub(crate) fn reimport(&mut self, id: PeerId) {
-        let Rib {
-            config,
-            peers,
+        let Parts {
+            env,
             interned,
             v4,
             v6,
-        } = self;
-        let env = Env { config, peers };
+        } = self.parts();
         reimport_family(v4, &env, interned, id);
         reimport_family(v6, &env, interned, id);
     }

@@ -145,6 +145,15 @@ pub(crate) struct Env<'a> {
     pub peers: &'a Peers,
 }
 
+/// The RIB taken apart for one operation over both families: what every family reads
+/// ([`Env`]) beside what each writes.
+pub(crate) struct Parts<'a> {
+    pub env: Env<'a>,
+    pub interned: &'a mut AttrTable,
+    pub v4: &'a mut FamilyTable<Ipv4Prefix>,
+    pub v6: &'a mut FamilyTable<Ipv6Prefix>,
+}
+
 impl Env<'_> {
     /// Our cluster id if we reflect (an explicit id, or any client configured).
     pub fn cluster_id(&self) -> Option<Ipv4Addr> {
@@ -205,6 +214,22 @@ pub struct Rib {
 }
 
 impl Rib {
+    pub(crate) fn parts(&mut self) -> Parts<'_> {
+        let Rib {
+            config,
+            peers,
+            interned,
+            v4,
+            v6,
+        } = self;
+        Parts {
+            env: Env { config, peers },
+            interned,
+            v4,
+            v6,
+        }
+    }
+
     pub fn new(config: RibConfig) -> Result<Rib, RibError> {
         if config.max_paths == 0 {
             return Err(RibError::MaxPaths(0));
@@ -445,14 +470,7 @@ impl Rib {
     /// §4.2), the others are withdrawn; its Adj-RIB-Out is forgotten.
     fn end_session(&mut self, id: PeerId, stale: FamilySet) -> Result<(), RibError> {
         let router_id = self.session(id)?.router_id;
-        let Rib {
-            config,
-            peers,
-            v4,
-            v6,
-            ..
-        } = self;
-        let env = Env { config, peers };
+        let Parts { env, v4, v6, .. } = self.parts();
         if stale.contains(AfiSafi::IPV4_UNICAST) {
             v4.mark_stale(id);
         } else {
@@ -480,14 +498,7 @@ impl Rib {
     /// peer), replacing an earlier origination of it.
     pub fn originate(&mut self, prefix: Prefix, attrs: RouteAttrs) {
         let attrs = self.interned.intern(attrs);
-        let Rib {
-            config,
-            peers,
-            v4,
-            v6,
-            ..
-        } = self;
-        let env = Env { config, peers };
+        let Parts { env, v4, v6, .. } = self.parts();
         match prefix {
             Prefix::V4(p) => ingest::originate(v4, &env, p, attrs),
             Prefix::V6(p) => ingest::originate(v6, &env, p, attrs),
@@ -496,14 +507,7 @@ impl Rib {
 
     /// Withdraws a locally originated prefix; false if it was not originated.
     pub fn withdraw_local(&mut self, prefix: Prefix) -> bool {
-        let Rib {
-            config,
-            peers,
-            v4,
-            v6,
-            ..
-        } = self;
-        let env = Env { config, peers };
+        let Parts { env, v4, v6, .. } = self.parts();
         match prefix {
             Prefix::V4(p) => ingest::withdraw_local(v4, &env, p),
             Prefix::V6(p) => ingest::withdraw_local(v6, &env, p),

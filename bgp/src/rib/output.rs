@@ -18,7 +18,7 @@ use super::pack;
 use super::peer::{Peer, PeerId};
 use super::prefix::{Prefix, RibPrefix};
 use super::table::{Entry, ExportState, FamilyTable};
-use super::{Env, Peers, Rib, RibError};
+use super::{Env, Parts, Peers, Rib, RibError};
 
 /// One path as the subscriber sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,14 +77,12 @@ impl Rib {
     /// out. Call until it returns nothing; a bound keeps one call's output small.
     pub fn poll_updates(&mut self, id: PeerId, max_routes: usize) -> Result<Vec<Update>, RibError> {
         self.session(id)?;
-        let Rib {
-            config,
-            peers,
+        let Parts {
+            env,
             interned,
             v4,
             v6,
-        } = self;
-        let env = Env { config, peers };
+        } = self.parts();
         let mut budget = max_routes;
         let mut out = Vec::new();
         export_family(v4, &env, interned, id, &mut budget, &mut out);
@@ -105,14 +103,12 @@ impl Rib {
         max_routes: usize,
         mut send: impl FnMut(PeerId, Vec<Update>),
     ) -> bool {
-        let Rib {
-            config,
-            peers,
+        let Parts {
+            env,
             interned,
             v4,
             v6,
-        } = self;
-        let env = Env { config, peers };
+        } = self.parts();
         let up: Vec<PeerId> = env
             .peers
             .iter()

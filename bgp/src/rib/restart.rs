@@ -14,7 +14,7 @@ use crate::wire::{AfiSafi, FamilySet};
 
 use super::peer::PeerId;
 use super::prefix::Prefix;
-use super::{Env, Rib, RibError};
+use super::{Parts, Rib, RibError};
 
 impl Rib {
     /// The session with `id` ended without a NOTIFICATION and the peer advertised Graceful
@@ -33,14 +33,12 @@ impl Rib {
     /// capability lacks the F bit for the family (RFC 4724 §4.2). Returns how many.
     pub fn sweep_stale(&mut self, id: PeerId, family: Option<AfiSafi>) -> Result<usize, RibError> {
         self.peer(id)?;
-        let Rib {
-            config,
-            peers,
+        let Parts {
+            env,
             interned,
             v4,
             v6,
-        } = self;
-        let env = Env { config, peers };
+        } = self.parts();
         let mut swept = 0;
         if family.is_none_or(|f| f == AfiSafi::IPV4_UNICAST) {
             swept += v4.sweep_stale(id, &env.ranker());
